@@ -1,0 +1,1 @@
+"""Hidden checks, one module per notebook; each registers its tests with ``@points``."""

@@ -1,0 +1,207 @@
+"""The whole course cycle through nbgrader, on an embedded default course.
+
+``autograder course`` builds a temporary course (its own sqlite gradebook and a local exchange
+folder), generates the student release from ``solutions/``, releases it, fetches and submits it
+as three sample students (full marks, partly wrong, untouched), collects, autogrades, generates
+feedback, exports the grades to CSV and prints a grade table.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+from autograder import limits
+from autograder.runner import REPO_ROOT, SOLUTIONS
+
+ASSIGNMENT = "autoencoders"
+COURSE_ID = "autoencoders-demo"
+
+# The partly wrong sample student: the solution notebooks with these answer cells replaced by
+# common mistakes (notebook -> solution grade_id -> source). Each later part adds its own.
+PARTIAL_MISTAKES: dict[str, dict[str, str]] = {
+    "01_pca_encoder.ipynb": {
+        "pca_encode_decode_sol": (
+            "def pca_encode(X, mean, components):\n"
+            "    return (X - mean) @ components.T\n\n\n"
+            "def pca_decode(Z, mean, components):\n"
+            "    return Z @ components  # forgot to add the mean back\n"
+        ),
+        "linear_probe_sol": (
+            "def linear_probe(Z_train, y_train, Z_test, y_test, epochs: int = 50, lr: float = 0.1) -> float:\n"
+            "    # YOUR CODE HERE\n"
+            '    raise NotImplementedError("Student exercise: linear_probe")\n'
+        ),
+    },
+}
+
+
+def _bin(name: str) -> str:
+    return str(Path(sys.executable).parent / name)
+
+
+def _env() -> dict:
+    env = limits.grading_env()
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one nbgrader command; on failure show its output and raise."""
+    proc = subprocess.run([_bin("nbgrader"), *args], cwd=cwd, env=_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed with exit code {proc.returncode}")
+    return proc
+
+
+def generate_release(out: Path | None = None, root: Path = REPO_ROOT) -> Path:
+    """Regenerate the student release from ``solutions/`` (into ``assignments/`` or ``out``)."""
+    with tempfile.TemporaryDirectory(prefix="release-db-") as tmp:
+        args = ["generate_assignment", ASSIGNMENT, "--force", f"--CourseDirectory.db_url=sqlite:///{tmp}/gb.db"]
+        if out is not None:
+            args.append(f"--CourseDirectory.release_directory={Path(out).resolve()}")
+        nbgrader(*args, cwd=root)
+    return (Path(out) if out else root / "assignments") / ASSIGNMENT
+
+
+COURSE_CONFIG = '''c = get_config()
+load_subconfig({repo_config!r})
+c.CourseDirectory.root = {root!r}
+c.CourseDirectory.course_id = {course!r}
+c.CourseDirectory.db_url = "sqlite:///" + {db!r}
+c.Exchange.root = {exchange!r}
+'''
+
+STUDENT_CONFIG = '''c = get_config()
+c.CourseDirectory.course_id = {course!r}
+c.CourseDirectory.student_id = {student!r}
+c.Exchange.root = {exchange!r}
+'''
+
+
+def make_course(root: Path, course: str = COURSE_ID) -> Path:
+    """A course directory: a copy of solutions/, its own gradebook and a local exchange."""
+    root.mkdir(parents=True, exist_ok=True)
+    exchange = root / "exchange"
+    exchange.mkdir(exist_ok=True)
+    os.chmod(exchange, 0o777)
+    shutil.copytree(SOLUTIONS, root / "solutions", dirs_exist_ok=True,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (root / "nbgrader_config.py").write_text(COURSE_CONFIG.format(
+        repo_config=str(REPO_ROOT / "nbgrader_config.py"), root=str(root), course=course,
+        db=str(root / "gradebook.db"), exchange=str(exchange)))
+    return root
+
+
+def make_student(home: Path, student: str, exchange: Path, course: str = COURSE_ID) -> Path:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "nbgrader_config.py").write_text(STUDENT_CONFIG.format(course=course, student=student,
+                                                                   exchange=str(exchange)))
+    return home
+
+
+def full_marks_notebook(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(str(next(SOLUTIONS.glob(f"*/{name}"))), as_version=4)
+
+
+def partly_wrong_notebook(name: str) -> nbformat.NotebookNode:
+    nb = full_marks_notebook(name)
+    mistakes = PARTIAL_MISTAKES.get(name, {})
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in mistakes:
+            cell.source = mistakes[gid]
+    return nb
+
+
+SAMPLE_STUDENTS = {
+    "ada": ("full marks", full_marks_notebook),
+    "ben": ("partly wrong", partly_wrong_notebook),
+    "cy": ("untouched release", None),
+}
+
+
+def _gradebook_rows(course_root: Path, course: str = COURSE_ID) -> list[tuple[str, str, float, float]]:
+    from nbgrader.api import Gradebook
+
+    rows = []
+    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", course_id=course) as gb:
+        assignment = gb.find_assignment(ASSIGNMENT)
+        for student in sorted(s.id for s in gb.students):
+            for notebook in assignment.notebooks:
+                try:
+                    sub = gb.find_submission_notebook(notebook.name, ASSIGNMENT, student)
+                except Exception:
+                    continue
+                rows.append((student, notebook.name, float(sub.score), float(sub.max_score)))
+    return rows
+
+
+def run_course_cycle(keep: Path | None = None, students: dict | None = None, quiet: bool = False) -> int:
+    """Run the whole cycle; print the grade table and where the feedback and CSV are. Returns 0."""
+    students = students or SAMPLE_STUDENTS
+    started = time.perf_counter()
+    root = Path(keep).resolve() if keep else Path(tempfile.mkdtemp(prefix="autoencoders-course-"))
+    if keep and root.exists():
+        shutil.rmtree(root)
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
+    say(f"course directory: {root}")
+    course = make_course(root / "course")
+    exchange = root / "course" / "exchange"
+
+    say("1. generate the student release from solutions/")
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=course)
+    for student in students:
+        nbgrader("db", "student", "add", student, cwd=course)
+    say("2. release it to the exchange")
+    nbgrader("release_assignment", ASSIGNMENT, "--force", cwd=course)
+
+    say("3. students fetch, work and submit")
+    for student, (label, make) in students.items():
+        home = make_student(root / "students" / student, student, exchange)
+        nbgrader("fetch_assignment", ASSIGNMENT, cwd=home)
+        for path in sorted((home / ASSIGNMENT).glob("*.ipynb")):
+            if make is not None:
+                nbformat.write(make(path.name), str(path))
+        nbgrader("submit", ASSIGNMENT, cwd=home)
+        say(f"   {student}: {label}")
+
+    say("4. collect and autograde")
+    nbgrader("collect", ASSIGNMENT, "--update", cwd=course)
+    t0 = time.perf_counter()
+    nbgrader("autograde", ASSIGNMENT, "--force", cwd=course)
+    say(f"   autograded {len(students)} students in {time.perf_counter() - t0:.0f} s")
+
+    say("5. feedback and grades")
+    nbgrader("generate_feedback", ASSIGNMENT, "--force", cwd=course)
+    csv_path = root / "grades.csv"
+    nbgrader("export", f"--to={csv_path}", cwd=course)
+
+    rows = _gradebook_rows(course)
+    notebooks = sorted({r[1] for r in rows})
+    say("")
+    header = f"{'student':<10}" + "".join(f"{n:>26}" for n in notebooks) + f"{'total':>16}"
+    say(header)
+    say("-" * len(header))
+    for student in students:
+        mine = {r[1]: r for r in rows if r[0] == student}
+        total = sum(r[2] for r in mine.values()), sum(r[3] for r in mine.values())
+        cells = "".join(f"{(f'{mine[n][2]:g} / {mine[n][3]:g}' if n in mine else '-'):>26}" for n in notebooks)
+        say(f"{student:<10}{cells}{f'{total[0]:g} / {total[1]:g}':>16}")
+    say("")
+    say(f"grades CSV:   {csv_path}")
+    for student in students:
+        for html in sorted((course / "feedback" / student / ASSIGNMENT).glob("*.html")):
+            say(f"feedback:     {html}")
+    say(f"done in {time.perf_counter() - started:.0f} s")
+    with open(csv_path) as f:
+        assert list(csv.DictReader(f)), "the exported grades CSV is empty"
+    return 0

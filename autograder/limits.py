@@ -1,0 +1,44 @@
+"""Every grading limit in one place. Environment variables override the defaults.
+
+| setting | default | environment variable |
+| --- | --- | --- |
+| one hidden check's wall time | 60 s | AUTOGRADER_CHECK_TIMEOUT |
+| one notebook cell's wall time | 300 s | AUTOGRADER_CELL_TIMEOUT |
+| one notebook's total wall time | 900 s | AUTOGRADER_NOTEBOOK_TIMEOUT |
+| memory of the grading kernel (address space is not capped: torch maps a lot) | 3 GiB resident | AUTOGRADER_MEMORY_MB |
+| CPU threads torch may use while grading | 1 | COURSE_TORCH_THREADS |
+
+One thread is deliberate: with two, torch slowed 5-40x whenever another process competed for a
+2-core machine; with one it stays steady, and class grading runs students side by side instead.
+"""
+from __future__ import annotations
+
+import os
+
+
+def _number(name: str, default: float) -> float:
+    try:
+        value = float(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+CHECK_TIMEOUT = _number("AUTOGRADER_CHECK_TIMEOUT", 60)
+CELL_TIMEOUT = int(_number("AUTOGRADER_CELL_TIMEOUT", 300))
+NOTEBOOK_TIMEOUT = int(_number("AUTOGRADER_NOTEBOOK_TIMEOUT", 900))
+MEMORY_MB = int(_number("AUTOGRADER_MEMORY_MB", 3072))
+TORCH_THREADS = int(_number("COURSE_TORCH_THREADS", 1))
+
+
+def grading_env(base: dict | None = None) -> dict:
+    """The environment a grading kernel runs in: thread caps and headless plotting."""
+    env = dict(os.environ if base is None else base)
+    threads = str(TORCH_THREADS)
+    env.setdefault("COURSE_TORCH_THREADS", threads)
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        env.setdefault(var, threads)
+    env.setdefault("MPLBACKEND", "Agg")
+    env.setdefault("PYTHONWARNINGS", "ignore")
+    env["AUTOGRADER_GRADING"] = "1"
+    return env

@@ -1,0 +1,5 @@
+"""nbgrader preprocessors of the kit, one concern per module, wired in ``nbgrader_config.py``."""
+from autograder.nbgrader_ext.named_stubs import NamedClearSolutions
+from autograder.nbgrader_ext.require_score import RequireScore
+
+__all__ = ["NamedClearSolutions", "RequireScore"]

@@ -1,0 +1,56 @@
+"""A check cell must end in a score, or it scores nothing.
+
+nbgrader gives FULL marks to a test cell whose output has no number (or a negative one, or
+text), and raises for a number above the cell's points. Every check cell of this kit ends in
+the grader's score, so anything else means the grading environment was tampered with or
+broke. This preprocessor, run right after execution, turns such outputs into an error
+output, which nbgrader scores 0, with a one-line reason a TA can read.
+"""
+from __future__ import annotations
+
+import math
+
+from nbformat.v4 import new_output
+from nbconvert.preprocessors import Preprocessor
+
+from nbgrader import utils
+
+MARKER = "autograder-check"  # present in the source of every kit check cell
+
+
+def read_score(cell) -> tuple[float | None, str]:
+    """(score, reason): the score a check cell's outputs show, or None and why it is not valid."""
+    max_points = float(cell.metadata["nbgrader"]["points"])
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "error":
+            return None, f"the cell raised {output.get('ename', 'an error')}"
+        if output.get("output_type") == "stream" and output.get("name") == "stderr":
+            return None, "the cell wrote to stderr: " + "".join(output.get("text", "")).strip()[:200]
+        if output.get("output_type") == "execute_result":
+            text = output.get("data", {}).get("text/plain", "")
+            text = "".join(text) if isinstance(text, list) else text
+            try:
+                value = float(text)
+            except (TypeError, ValueError):
+                return None, f"the cell ended in {text[:60]!r}, not a score"
+            if not math.isfinite(value) or value < 0 or value > max_points:
+                return None, f"the cell ended in {value!r}, outside 0..{max_points:g}"
+            return value, ""
+    return None, "the cell produced no score (the hidden checks did not run)"
+
+
+def is_check_cell(cell) -> bool:
+    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell) \
+        and MARKER in cell.source
+
+
+class RequireScore(Preprocessor):
+    """After execution: a kit check cell without a valid score gets an error output (0 points)."""
+
+    def preprocess_cell(self, cell, resources, index):
+        if is_check_cell(cell):
+            score, reason = read_score(cell)
+            if score is None and not any(o.get("output_type") == "error" for o in cell.outputs):
+                cell.outputs.append(new_output(
+                    "error", ename="NoScore", evalue=f"0 points: {reason}", traceback=[f"NoScore: {reason}"]))
+        return cell, resources

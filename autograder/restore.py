@@ -1,0 +1,107 @@
+"""Put the instructor's locked and check cells back into a submission, as nbgrader does.
+
+nbgrader's ``OverwriteCells`` (with ``add_missing_cells``) reads the source cells from its
+database; this does the same from the source notebook, so one notebook can be graded without
+a course database. Whatever the student did to a locked or check cell (edited, deleted,
+duplicated, stripped its metadata), the instructor's version is what runs.
+"""
+from __future__ import annotations
+
+import copy
+import uuid
+
+import nbformat
+
+
+def _nbgrader(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _grade_id(cell) -> str | None:
+    return _nbgrader(cell).get("grade_id")
+
+
+def is_protected(cell) -> bool:
+    """Cells the student may not change: locked ones and check (grade, non-solution) cells."""
+    meta = _nbgrader(cell)
+    return bool(meta.get("locked")) or (bool(meta.get("grade")) and not meta.get("solution"))
+
+
+def restore(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
+    """A copy of ``submission`` with the source's protected cells restored; and notes on what changed."""
+    notes: list[str] = []
+    nb = copy.deepcopy(submission)
+    source_ids = {}
+    for cell in source.cells:
+        gid = _grade_id(cell)
+        if gid:
+            source_ids[gid] = cell
+
+    # 1. Only the first cell of each grade id keeps its nbgrader identity; unknown ids lose it.
+    seen = set()
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        if gid is None:
+            continue
+        if gid in seen or gid not in source_ids:
+            notes.append(f"cell {gid!r} is a duplicate or unknown: treated as an ordinary cell")
+            cell.metadata.pop("nbgrader", None)
+            if gid in source_ids and is_protected(source_ids[gid]):
+                cell.source = "# (a duplicate of a protected cell, removed before grading)"
+                if cell.cell_type == "code":
+                    cell.outputs = []
+            continue
+        seen.add(gid)
+
+    # 2. Replace protected cells by the source's; keep students' answers with the source's metadata.
+    by_id = {_grade_id(c): c for c in nb.cells if _grade_id(c)}
+    for gid, src in source_ids.items():
+        cell = by_id.get(gid)
+        if cell is None:
+            continue
+        if is_protected(src):
+            if cell.source != src.source or cell.cell_type != src.cell_type:
+                notes.append(f"protected cell {gid!r} was modified: restored")
+            fresh = copy.deepcopy(src)
+            if fresh.cell_type == "code":
+                fresh.outputs, fresh.execution_count = [], None
+            nb.cells[nb.cells.index(cell)] = fresh
+        else:
+            cell.metadata["nbgrader"] = copy.deepcopy(src.metadata["nbgrader"])
+            if cell.cell_type != src.cell_type:
+                notes.append(f"cell {gid!r} changed type: restored to {src.cell_type}")
+                new = copy.deepcopy(src)
+                new.source = cell.source
+                if new.cell_type == "code":
+                    new.outputs, new.execution_count = [], None
+                nb.cells[nb.cells.index(cell)] = new
+
+    # 3. Re-insert protected cells the student deleted, after the cell that precedes them in the source.
+    present = {_grade_id(c) for c in nb.cells if _grade_id(c)}
+    previous_id = None
+    for src in source.cells:
+        gid = _grade_id(src)
+        if gid is None:
+            continue
+        if gid not in present and is_protected(src):
+            fresh = copy.deepcopy(src)
+            if fresh.cell_type == "code":
+                fresh.outputs, fresh.execution_count = [], None
+            position = 0
+            if previous_id is not None:
+                for i, cell in enumerate(nb.cells):
+                    if _grade_id(cell) == previous_id:
+                        position = i + 1
+                        break
+            nb.cells.insert(position, fresh)
+            present.add(gid)
+            notes.append(f"protected cell {gid!r} was missing: re-inserted")
+        if gid in present:
+            previous_id = gid
+    ids = set()
+    for cell in nb.cells:  # cell ids must stay unique once cells were copied in
+        if "id" in cell and cell["id"] in ids:
+            cell["id"] = uuid.uuid4().hex[:8]
+        ids.add(cell.get("id"))
+    nb.metadata["kernelspec"] = copy.deepcopy(source.metadata.get("kernelspec", nb.metadata.get("kernelspec", {})))
+    return nb, notes

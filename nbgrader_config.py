@@ -1,0 +1,58 @@
+"""nbgrader configuration of the autoencoder unit. Every value here is deliberate; see README.
+
+Run nbgrader commands from this folder (or load this file from a course's own config with
+``c.merge(...)``/``load_subconfig``): ``solutions/`` is the source, ``assignments/`` the release.
+"""
+import os
+
+from autograder import limits
+
+c = get_config()  # noqa: F821 (provided by nbgrader)
+
+c.CourseDirectory.course_id = os.environ.get("COURSE_ID", "autoencoders-unit")
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "assignments"
+# Only notebooks (and nothing a student must not see) are copied into the release.
+c.CourseDirectory.include = ["*.ipynb"]
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.json"]
+
+# Blanks raise NotImplementedError naming their function.
+c.GenerateAssignment.preprocessors = [
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "autograder.nbgrader_ext.NamedClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.ClearSolutions.code_stub = {"python": '# YOUR CODE HERE\nraise NotImplementedError("Student exercise: {blank}")'}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# Autograding: restore deleted test cells, keep grading after a hung cell, time limits, and a check
+# cell that ends without a valid score scores 0 (nbgrader would give it full marks).
+c.OverwriteCells.add_missing_cells = True
+c.Execute.timeout = limits.CELL_TIMEOUT
+c.Execute.interrupt_on_timeout = True
+c.Execute.raise_on_iopub_timeout = False
+c.Execute.iopub_timeout = 30
+c.Execute.allow_errors = True
+c.Execute.extra_arguments = []
+c.Autograde.autograde_preprocessors = [
+    "nbgrader.preprocessors.Execute",
+    "autograder.nbgrader_ext.RequireScore",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Grading kernels use one torch thread and a headless plotting backend (see autograder/limits.py).
+os.environ.update({k: v for k, v in limits.grading_env({}).items() if k not in os.environ})
