@@ -24,25 +24,6 @@ from autograder.runner import REPO_ROOT, SOLUTIONS
 ASSIGNMENT = "autoencoders"
 COURSE_ID = "autoencoders-demo"
 
-# The partly wrong sample student: the solution notebooks with these answer cells replaced by
-# common mistakes (notebook -> solution grade_id -> source). Each later part adds its own.
-PARTIAL_MISTAKES: dict[str, dict[str, str]] = {
-    "01_pca_encoder.ipynb": {
-        "pca_encode_decode_sol": (
-            "def pca_encode(X, mean, components):\n"
-            "    return (X - mean) @ components.T\n\n\n"
-            "def pca_decode(Z, mean, components):\n"
-            "    return Z @ components  # forgot to add the mean back\n"
-        ),
-        "linear_probe_sol": (
-            "def linear_probe(Z_train, y_train, Z_test, y_test, epochs: int = 50, lr: float = 0.1) -> float:\n"
-            "    # YOUR CODE HERE\n"
-            '    raise NotImplementedError("Student exercise: linear_probe")\n'
-        ),
-    },
-}
-
-
 def _bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
@@ -114,7 +95,9 @@ def full_marks_notebook(name: str) -> nbformat.NotebookNode:
 
 def partly_wrong_notebook(name: str) -> nbformat.NotebookNode:
     nb = full_marks_notebook(name)
-    mistakes = PARTIAL_MISTAKES.get(name, {})
+    from autograder.samples import partial_mistakes
+
+    mistakes = partial_mistakes().get(name, {})
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in mistakes:
