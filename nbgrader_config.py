@@ -54,5 +54,12 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
+# Feedback keeps each check's message and loses the grader's code and tracebacks.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "autograder.nbgrader_ext.StripFeedback",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
+
 # Grading kernels use one torch thread and a headless plotting backend (see autograder/limits.py).
 os.environ.update({k: v for k, v in limits.grading_env({}).items() if k not in os.environ})

@@ -3,6 +3,8 @@
     autograder grade SUBMISSION.ipynb [--source PATH] [--json]
     autograder release                 regenerate assignments/ from solutions/ with nbgrader
     autograder course [--keep DIR]     the full nbgrader course cycle on sample students
+    autograder class-grade COURSE ASSIGNMENT [-j N]   autograde a whole class through nbgrader
+    autograder install-kernel          make this environment's python3 kernel the memory-capped one
 """
 from __future__ import annotations
 
@@ -44,6 +46,19 @@ def _course(args) -> int:
     return run_course_cycle(keep=Path(args.keep) if args.keep else None)
 
 
+def _class_grade(args) -> int:
+    from autograder.classgrade import main as class_grade_main
+
+    return class_grade_main(args)
+
+
+def _install_kernel(args) -> int:
+    from autograder.kernel import install
+
+    print(f"installed the grading kernel in {install(args.prefix)}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +77,19 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("course", help="run the whole nbgrader course cycle with sample students")
     p.add_argument("--keep", help="build the course in this folder (default: a temporary one)")
     p.set_defaults(func=_course)
+
+    p = sub.add_parser("class-grade", help="autograde every submitted student through nbgrader")
+    p.add_argument("course", help="the course directory (holding nbgrader_config.py and submitted/)")
+    p.add_argument("assignment", help="the assignment id, e.g. autoencoders")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="students graded at once (default 1)")
+    p.add_argument("--timeout", type=float, default=None, help="seconds per student (default: 2x the notebook limit)")
+    p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--json", action="store_true", help="print the outcomes as JSON")
+    p.set_defaults(func=_class_grade)
+
+    p = sub.add_parser("install-kernel", help="make this environment's python3 kernel the memory-capped one")
+    p.add_argument("--prefix", help="environment prefix (default: this Python's)")
+    p.set_defaults(func=_install_kernel)
 
     args = parser.parse_args(argv)
     return args.func(args)

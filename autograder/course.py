@@ -68,14 +68,19 @@ c.Exchange.root = {exchange!r}
 '''
 
 
-def make_course(root: Path, course: str = COURSE_ID) -> Path:
-    """A course directory: a copy of solutions/, its own gradebook and a local exchange."""
+def make_course(root: Path, course: str = COURSE_ID, only: list[str] | None = None) -> Path:
+    """A course directory: a copy of solutions/ (or of the notebooks named in ``only``), its own
+    gradebook and a local exchange."""
     root.mkdir(parents=True, exist_ok=True)
     exchange = root / "exchange"
     exchange.mkdir(exist_ok=True)
     os.chmod(exchange, 0o777)
     shutil.copytree(SOLUTIONS, root / "solutions", dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    if only is not None:
+        for path in (root / "solutions").rglob("*.ipynb"):
+            if path.name not in only:
+                path.unlink()
     (root / "nbgrader_config.py").write_text(COURSE_CONFIG.format(
         repo_config=str(REPO_ROOT / "nbgrader_config.py"), root=str(root), course=course,
         db=str(root / "gradebook.db"), exchange=str(exchange)))
@@ -128,7 +133,8 @@ def _gradebook_rows(course_root: Path, course: str = COURSE_ID) -> list[tuple[st
     return rows
 
 
-def run_course_cycle(keep: Path | None = None, students: dict | None = None, quiet: bool = False) -> int:
+def run_course_cycle(keep: Path | None = None, students: dict | None = None, quiet: bool = False,
+                     only: list[str] | None = None) -> int:
     """Run the whole cycle; print the grade table and where the feedback and CSV are. Returns 0."""
     students = students or SAMPLE_STUDENTS
     started = time.perf_counter()
@@ -137,7 +143,7 @@ def run_course_cycle(keep: Path | None = None, students: dict | None = None, qui
         shutil.rmtree(root)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     say(f"course directory: {root}")
-    course = make_course(root / "course")
+    course = make_course(root / "course", only=only)
     exchange = root / "course" / "exchange"
 
     say("1. generate the student release from solutions/")

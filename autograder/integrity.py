@@ -22,11 +22,11 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 _BUILTIN_TYPES = (types.BuiltinFunctionType, types.BuiltinMethodType, types.WrapperDescriptorType,
                   types.MethodDescriptorType, types.MethodWrapperType, types.ClassMethodDescriptorType)
 
-# name: (module, dotted attribute)
+_BUILTIN_FUNCTION = len.__class__
+_BUILTIN_FUNCTIONS = ("isinstance", "issubclass", "len", "abs", "max", "min", "sum", "round", "getattr", "print",
+                      "callable", "sorted", "any", "all", "id", "hasattr", "iter", "next", "setattr", "repr")
+# (module, dotted attribute) of library functions the checks rely on
 _GUARDED = [
-    ("builtins", n) for n in ("isinstance", "issubclass", "len", "abs", "max", "min", "sum", "round", "getattr",
-                              "print", "callable", "sorted", "any", "all", "id", "hasattr", "iter", "next")
-] + [
     ("torch", n) for n in ("allclose", "isclose", "equal", "isfinite", "as_tensor", "tensor", "randn", "manual_seed",
                            "linalg.svd", "linalg.eigh", "linalg.qr", "linalg.norm", "linalg.matrix_rank",
                            "testing.assert_close", "nn.functional.linear", "nn.functional.mse_loss",
@@ -41,13 +41,14 @@ _BUILTIN_CLASSES = ("float", "int", "bool", "str", "type", "dict", "list", "tupl
 
 
 def _genuine_function(obj, package_dirs: list[str]) -> bool:
-    if isinstance(obj, _BUILTIN_TYPES) or type(obj).__module__ == "torch._C":
+    # Only attribute access and ``in`` here: the builtins themselves may be the ones replaced.
+    if obj.__class__ in _BUILTIN_TYPES or obj.__class__.__module__ == "torch._C":
         return True
-    target = getattr(obj, "__func__", obj)
-    code = getattr(target, "__code__", None)
+    target = obj.__func__ if hasattr(obj, "__func__") else obj
+    code = target.__code__ if hasattr(target, "__code__") else None
     if code is None:
         # functools.wraps-style callables, torch ops (torch._ops.OpOverloadPacket) ...
-        return type(obj).__module__.split(".")[0] in {"torch", "numpy", "functools", "builtins"}
+        return obj.__class__.__module__.split(".")[0] in {"torch", "numpy", "functools", "builtins"}
     filename = os.path.realpath(code.co_filename)
     return any(filename.startswith(d) for d in package_dirs)
 
@@ -61,7 +62,24 @@ def _lookup(module_name: str, dotted: str):
 
 def tampering() -> list[str]:
     """What looks replaced in this kernel; empty when all is as shipped."""
+    try:
+        return _tampering()
+    except BaseException as exc:  # a kernel so rigged that the inspection itself fails
+        return [f"the grading environment is broken ({exc.__class__.__name__})"]
+
+
+def _tampering() -> list[str]:
     problems = []
+    for name in _BUILTIN_CLASSES:
+        obj = builtins.__dict__.get(name)
+        if obj.__class__ is not type or obj.__module__ != "builtins" or obj.__name__ != name:
+            problems.append(f"builtins.{name} was replaced")
+    for name in _BUILTIN_FUNCTIONS:
+        obj = builtins.__dict__.get(name)
+        if obj.__class__ is not _BUILTIN_FUNCTION:
+            problems.append(f"builtins.{name} was replaced")
+    if problems:
+        return problems
     here = os.path.realpath(os.getcwd())
     if str(_PACKAGE_DIR).startswith(here + os.sep) or str(_PACKAGE_DIR) == here:
         problems.append(f"the autograder package was loaded from the notebook's folder ({_PACKAGE_DIR})")
@@ -75,12 +93,6 @@ def tampering() -> list[str]:
             continue
         if not _genuine_function(obj, package_dirs):
             problems.append(f"{module_name}.{dotted} was replaced")
-    for name in _BUILTIN_CLASSES:
-        obj = getattr(builtins, name, None)
-        if not isinstance(obj, type) or obj.__module__ != "builtins" or obj.__name__ != name:
-            problems.append(f"builtins.{name} was replaced")
-    if not (math.isclose.__module__ == "math"):
-        problems.append("math.isclose was replaced")
     for name in ("autograder", "course_utils"):
         shadow = Path(here, f"{name}.py")
         if shadow.exists() or Path(here, name, "__init__.py").exists():

@@ -1,0 +1,48 @@
+# The kit's two commands (see README): `make course` runs the whole course cycle, `make test` the tests.
+# Both set up the same virtual environment first (.venv), so the second one installs nothing new.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+
+# A local MNIST copy beside the project (../shared/data) is used when it exists; see course_utils/data.py.
+SHARED_DATA := $(abspath ../shared/data)
+ifneq ($(wildcard $(SHARED_DATA)/MNIST/raw),)
+export COURSE_DATA_DIR ?= $(SHARED_DATA)
+endif
+# One torch thread: two slow down many times when anything else competes for a 2-core machine.
+export COURSE_TORCH_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export MPLBACKEND ?= Agg
+export PATH := $(BIN):$(PATH)
+
+PYTEST_ARGS ?=
+JOBS ?= 2
+
+.PHONY: course test release bench clean
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@# rfc3987-syntax is an optional format checker of jsonschema (pulled in by jupyter-events) that nothing
+	@# here uses; importing it costs about a second of every nbgrader command's start-up.
+	$(BIN)/python -m pip uninstall -y -q rfc3987-syntax || true
+	$(BIN)/autograder install-kernel
+	touch $@
+
+course: $(VENV)/.installed
+	$(BIN)/autograder course
+
+test: $(VENV)/.installed
+	@if [ -x deploy/install-test-deps.sh ] || [ -f deploy/install-test-deps.sh ]; then bash deploy/install-test-deps.sh; fi
+	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
+
+release: $(VENV)/.installed
+	$(BIN)/autograder release
+
+bench: $(VENV)/.installed
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,82 @@
+"""Feedback shows each check's one-line message, never the grader's code.
+
+nbgrader's ``generate_feedback`` renders every cell's source and outputs, tracebacks included,
+and a traceback raised inside the ``autograder`` package shows its file path and source lines.
+This preprocessor, run before the HTML export:
+
+* cuts ``### BEGIN HIDDEN TESTS`` regions out of every cell's source;
+* reduces the traceback of a check cell to its last line, and drops traceback frames that point
+  into the grader's packages from any other cell;
+* drops the machine-readable result of the checks (the text table stays);
+* redacts any output line that quotes the hidden checks' or references' source (a student who
+  printed the grader's code at grading time gets nothing out of it).
+"""
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+
+from nbconvert.preprocessors import Preprocessor
+
+from autograder.nbgrader_ext.require_score import is_check_cell
+from autograder.report import MIME
+
+PACKAGE = Path(__file__).resolve().parent.parent
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+REDACTED = "[grader code removed from feedback]"
+
+
+@lru_cache(maxsize=1)
+def secret_lines() -> frozenset[str]:
+    """Distinctive lines of the hidden checks and reference solutions."""
+    lines = set()
+    for folder in ("checks", "reference"):
+        for path in (PACKAGE / folder).glob("*.py"):
+            for line in path.read_text().splitlines():
+                line = line.strip()
+                if len(line) >= 24 and not line.startswith(("#", "import ", "from ", '"""')):
+                    lines.add(line)
+    return frozenset(lines)
+
+
+def _mentions_grader(text: str) -> bool:
+    return str(PACKAGE) in text or "autograder/checks" in text or "autograder/reference" in text
+
+
+def redact_text(text: str) -> str:
+    secrets = secret_lines()
+    out = []
+    for line in text.split("\n"):
+        plain = ANSI.sub("", line).strip()
+        out.append(REDACTED if plain and (plain in secrets or _mentions_grader(plain)) else line)
+    return "\n".join(out)
+
+
+class StripFeedback(Preprocessor):
+    """Remove hidden tests, grader tracebacks and grader source from the feedback notebook."""
+
+    def preprocess_cell(self, cell, resources, index):
+        cell.source = HIDDEN.sub("", cell.source)
+        if cell.cell_type != "code":
+            return cell, resources
+        check = is_check_cell(cell)
+        for output in cell.get("outputs", []):
+            kind = output.get("output_type")
+            if kind == "error":
+                frames = [ANSI.sub("", f) for f in output.get("traceback", [])]
+                if check:
+                    output["traceback"] = [f"{output.get('ename', 'Error')}: {output.get('evalue', '')}"]
+                else:
+                    output["traceback"] = [redact_text(f) for f in frames if not _mentions_grader(f)]
+            elif kind == "stream":
+                output["text"] = redact_text("".join(output.get("text", "")))
+            elif kind in ("display_data", "execute_result"):
+                data = output.get("data", {})
+                data.pop(MIME, None)
+                for key in ("text/plain", "text/html", "text/markdown"):
+                    if key in data:
+                        value = data[key]
+                        data[key] = redact_text("".join(value) if isinstance(value, list) else value)
+        return cell, resources

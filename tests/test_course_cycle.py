@@ -1,0 +1,44 @@
+"""The README's main job: the whole nbgrader cycle with sample students, on a real gradebook."""
+import csv
+
+import pytest
+
+from autograder.course import ASSIGNMENT, _gradebook_rows, run_course_cycle
+from tests.kit import SOLUTIONS, check_cells, read
+
+NOTEBOOK = "01_pca_encoder.ipynb"  # one notebook keeps this test to about a minute; `make course` runs them all
+
+
+@pytest.fixture(scope="module")
+def course(tmp_path_factory, mnist_available):
+    root = tmp_path_factory.mktemp("cycle")
+    assert run_course_cycle(keep=root, quiet=True, only=[NOTEBOOK]) == 0
+    return root
+
+
+@pytest.mark.slow
+def test_grades_match_what_each_sample_student_did(course):
+    rows = {(s, n): (score, mx) for s, n, score, mx in _gradebook_rows(course / "course")}
+    full = sum(check_cells(read(SOLUTIONS / NOTEBOOK)).values())
+    nb = NOTEBOOK.removesuffix(".ipynb")
+    assert rows[("ada", nb)] == (full, full + 3)  # + 3 points of "Think!" answers left to a person
+    assert 0 < rows[("ben", nb)][0] < full
+    assert rows[("cy", nb)][0] == 0
+
+
+@pytest.mark.slow
+def test_feedback_and_csv_are_written(course):
+    for student in ("ada", "ben", "cy"):
+        html = course / "course" / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
+        assert html.is_file(), html
+    with open(course / "grades.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert {r["student_id"] for r in rows} == {"ada", "ben", "cy"}
+
+
+@pytest.mark.slow
+def test_feedback_shows_messages_not_hidden_code(course):
+    html = (course / "course" / "feedback" / "ben" / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()
+    assert "still a blank" in html and "add the mean back" in html
+    for secret in ("@points(", "def test_", "autograder/checks", "ref.pca_fit", "site-packages/autograder"):
+        assert secret not in html, secret

@@ -1,0 +1,118 @@
+"""The student release is generated from solutions/, never edited by hand, and hides what it must."""
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from autograder.authoring import check_source
+from tests.kit import REPO, RELEASE, SOLUTIONS, check_cells, nbgrader_meta, notebooks, read
+
+
+def test_every_notebook_has_a_release():
+    assert notebooks(), "no source notebooks"
+    assert sorted(p.name for p in RELEASE.glob("*")) == sorted(p.name for p in notebooks())
+
+
+@pytest.mark.slow
+def test_committed_release_equals_a_fresh_generation(tmp_path):
+    from autograder.course import generate_release
+
+    fresh = generate_release(tmp_path / "release")
+    for nb in notebooks():
+        committed = json.loads((RELEASE / nb.name).read_text())
+        generated = json.loads((fresh / nb.name).read_text())
+        assert committed == generated, f"{nb.name}: assignments/ is stale: run `make release` (autograder release)"
+    assert sorted(p.name for p in fresh.iterdir()) == sorted(p.name for p in RELEASE.iterdir())
+
+
+def _solution_lines(nb) -> set[str]:
+    lines = set()
+    for cell in nb.cells:
+        inside = False
+        for line in cell.source.splitlines():
+            if "### BEGIN SOLUTION" in line:
+                inside = True
+            elif "### END SOLUTION" in line:
+                inside = False
+            elif inside and len(line.strip()) > 12:
+                lines.add(line.strip())
+    return lines
+
+
+def _hidden_check_lines() -> set[str]:
+    lines = set()
+    for path in (REPO / "autograder" / "checks").glob("*.py"):
+        for line in path.read_text().splitlines():
+            line = line.strip()
+            if len(line) > 25 and not line.startswith(("#", "import", "from", '"""', "return", "raise")):
+                lines.add(line)
+    return lines
+
+
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
+def test_release_holds_no_solution_and_no_hidden_check(notebook):
+    release_text = (RELEASE / notebook.name).read_text()
+    released = read(RELEASE / notebook.name)
+    sources = "\n".join(c.source for c in released.cells)
+    assert "BEGIN SOLUTION" not in release_text and "BEGIN HIDDEN" not in release_text
+    leaked = [line for line in _solution_lines(read(notebook)) if line in sources]
+    # A line may legitimately stand outside a solution region too (a signature, a docstring).
+    outside = "\n".join(re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", c.source, flags=re.S)
+                        for c in read(notebook).cells)
+    leaked = [line for line in leaked if line not in outside]
+    assert not leaked, f"solution lines in the release: {leaked[:3]}"
+    hidden = [line for line in _hidden_check_lines() if line in sources]
+    assert not hidden, f"hidden-check code in the release: {hidden[:3]}"
+    assert "@points(" not in release_text and "def test_" not in release_text
+
+
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
+def test_blanks_name_their_function(notebook):
+    for cell in read(RELEASE / notebook.name).cells:
+        for match in re.finditer(r"raise NotImplementedError\((.*)\)", cell.source):
+            assert re.fullmatch(r'"Student exercise: [A-Za-z_][\w.]*"', match.group(1)), match.group(0)
+
+
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
+def test_check_cells_are_uniform_and_worth_their_checks(notebook):
+    from autograder import registry
+
+    nb = read(notebook)
+    cells = check_cells(nb)
+    assert cells, "a graded notebook has check cells"
+    for cell in nb.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("grade") and not meta.get("solution") and cell.cell_type == "code":
+            assert cell.source == check_source(meta["grade_id"], meta["points"]), meta["grade_id"]
+            assert meta.get("locked"), meta["grade_id"]
+    for gid, pts in cells.items():
+        registered = sum(c.points for c in registry.checks_for(gid))
+        assert registered == pts, f"{gid}: cell worth {pts}, checks worth {registered}"
+
+
+def test_grade_ids_are_unique_across_the_assignment():
+    seen = {}
+    for notebook in notebooks():
+        for cell in read(notebook).cells:
+            gid = nbgrader_meta(cell).get("grade_id")
+            if gid:
+                assert gid not in seen, f"{gid} in both {seen[gid]} and {notebook.name}"
+                seen[gid] = notebook.name
+    from autograder import registry
+
+    orphans = set(registry.all_cells()) - set(seen)
+    assert not orphans, f"checks registered for cells no notebook has: {orphans}"
+
+
+@pytest.mark.parametrize("folder", ["solutions", "assignments"])
+def test_notebooks_are_committed_without_outputs(folder):
+    for path in (REPO / folder).rglob("*.ipynb"):
+        for cell in read(path).cells:
+            if cell.cell_type == "code":
+                assert not cell.outputs and cell.execution_count is None, f"{path.name} has outputs"
+
+
+def test_release_folder_holds_only_notebooks():
+    extra = [p for p in (REPO / "assignments").rglob("*") if p.is_file() and p.suffix != ".ipynb"]
+    assert not extra, f"non-notebook files in the release: {extra}"
