@@ -37,14 +37,17 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Autograding: restore deleted test cells, keep grading after a hung cell, time limits, and a check
 # cell that ends without a valid score scores 0 (nbgrader would give it full marks).
 c.OverwriteCells.add_missing_cells = True
-c.Execute.timeout = limits.CELL_TIMEOUT
-c.Execute.interrupt_on_timeout = True
-c.Execute.raise_on_iopub_timeout = False
-c.Execute.iopub_timeout = 30
-c.Execute.allow_errors = True
-c.Execute.extra_arguments = []
+# ResilientExecute: a cell that hangs past its limit (even ignoring SIGINT) or kills the kernel gets an
+# error; the kernel is restarted, earlier cells are replayed, and grading goes on with the next cell.
+for name in ("Execute", "ResilientExecute"):
+    c[name].timeout = limits.CELL_TIMEOUT
+    c[name].interrupt_on_timeout = True
+    c[name].raise_on_iopub_timeout = False
+    c[name].iopub_timeout = 10
+    c[name].allow_errors = True
+    c[name].extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 c.Autograde.autograde_preprocessors = [
-    "nbgrader.preprocessors.Execute",
+    "autograder.nbgrader_ext.ResilientExecute",
     "autograder.nbgrader_ext.RequireScore",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",

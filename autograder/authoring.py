@@ -13,9 +13,10 @@ from autograder.nbgrader_ext.require_score import MARKER
 
 CHECK_TEMPLATE = '''# {marker}: hidden checks for `{grade_id}` ({points:g} points) run here when your notebook is graded.
 # Graders restore this cell before grading, so editing it changes nothing.
-import importlib.util as _iu, sys as _sys
+import importlib.util as _iu, os as _os, sys as _sys
 [_sys.modules.pop(_m) for _m in list(_sys.modules) if _m.partition(".")[0] == "autograder"]
-_ag = _iu.find_spec("autograder") and __import__("autograder")
+_path, _sys.path[:] = _sys.path[:], [_p for _p in _sys.path if _p not in ("", ".", _os.getcwd())]
+_ag = _iu.find_spec("autograder") and __import__("autograder"); _sys.path[:] = _path
 _ag.grade("{grade_id}", globals()) if _ag else print("Hidden checks for `{grade_id}` run when you submit.")'''
 
 

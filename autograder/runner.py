@@ -115,6 +115,7 @@ class _Watchdog:
                 self.reason = f"the kernel used more than {self.memory_mb} MB of memory and was stopped"
             elif time.monotonic() - start > self.total:
                 self.reason = f"the notebook ran longer than {self.total:g} s in total and was stopped"
+                self.client._resilient_state()["stop"] = self.reason
             if self.reason:
                 try:
                     proc.kill()
@@ -126,12 +127,13 @@ class _Watchdog:
 def execute(nb: nbformat.NotebookNode, workdir: Path, cell_timeout: int | None = None,
             total_timeout: int | None = None, memory_mb: int | None = None) -> tuple[nbformat.NotebookNode, str]:
     """Run every cell (errors allowed) in a fresh kernel in ``workdir``; returns (nb, problem note)."""
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellTimeoutError, DeadKernelError
 
-    client = NotebookClient(nb, timeout=cell_timeout or limits.CELL_TIMEOUT, kernel_name="python3",
+    from autograder.nbgrader_ext.resilient_execute import resilient_client_class
+
+    client = resilient_client_class()(nb, timeout=cell_timeout or limits.CELL_TIMEOUT, kernel_name="python3",
                             allow_errors=True, interrupt_on_timeout=True, raise_on_iopub_timeout=False,
-                            iopub_timeout=30, record_timing=False, extra_arguments=["--IPKernelApp.log_level=ERROR"], resources={"metadata": {"path": str(workdir)}})
+                            iopub_timeout=10, record_timing=False, extra_arguments=["--IPKernelApp.log_level=ERROR"], resources={"metadata": {"path": str(workdir)}})
     saved_env = dict(os.environ)
     os.environ.update(limits.grading_env())
     note = ""

@@ -54,6 +54,12 @@ def plain(value: Any, name: str, allow_numpy: bool = False) -> torch.Tensor:
         raise StudentError(f"`{name}` should return a torch.Tensor, found {found}{hint}.")
     with torch._C.DisableTorchFunctionSubclass():
         t = torch.Tensor.as_subclass(value, torch.Tensor)
+        if t.device.type not in ("cpu", "cuda", "mps"):
+            raise StudentError(f"`{name}` returned a tensor on the {t.device.type!r} device, which holds no values. "
+                               f"Hint: create tensors without device='{t.device.type}'.")
+        if t.is_sparse or t.is_quantized or t.is_complex():
+            raise StudentError(f"`{name}` should return a dense real tensor, found layout {t.layout}, "
+                               f"dtype {t.dtype}.")
         return torch.Tensor.cpu(torch.Tensor.detach(t))
 
 

@@ -160,6 +160,7 @@ def test_fit_dtypes(ns):
 def _encode(ns, X, mean, comps):
     before = [t.clone() for t in (X, mean, comps)]
     Z = plain(call(ns, "pca_encode", X, mean, comps), "pca_encode")
+    expect_finite(Z, "pca_encode")
     if not all(torch.equal(a, b) for a, b in zip(before, (X, mean, comps))):
         raise StudentError("`pca_encode` changed one of its inputs in place.")
     return Z
@@ -168,6 +169,7 @@ def _encode(ns, X, mean, comps):
 def _decode(ns, Z, mean, comps):
     before = [t.clone() for t in (Z, mean, comps)]
     X_hat = plain(call(ns, "pca_decode", Z, mean, comps), "pca_decode")
+    expect_finite(X_hat, "pca_decode")
     if not all(torch.equal(a, b) for a, b in zip(before, (Z, mean, comps))):
         raise StudentError("`pca_decode` changed one of its inputs in place.")
     return X_hat

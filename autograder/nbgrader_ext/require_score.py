@@ -23,7 +23,8 @@ def read_score(cell) -> tuple[float | None, str]:
     max_points = float(cell.metadata["nbgrader"]["points"])
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
-            return None, f"the cell raised {output.get('ename', 'an error')}"
+            evalue = str(output.get("evalue", "")).strip()
+            return None, f"the cell raised {output.get('ename', 'an error')}" + (f": {evalue[:300]}" if evalue else "")
         if output.get("output_type") == "stream" and output.get("name") == "stderr":
             return None, "the cell wrote to stderr: " + "".join(output.get("text", "")).strip()[:200]
         if output.get("output_type") == "execute_result":

@@ -1,0 +1,95 @@
+"""Whatever students hand in, each graded cell gets the right points and a readable message,
+through `autograder grade` and through `nbgrader autograde` (via class-grade) alike."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.hostile.corpus import CASES
+from tests.kit import SOLUTIONS, check_cells, read
+
+CELL_TIMEOUT = "20"  # seconds; the runaway cells cost this each, the honest cells need a few
+
+
+def _env():
+    return {**os.environ, "AUTOGRADER_CELL_TIMEOUT": CELL_TIMEOUT}
+
+
+def _expected(case):
+    full = check_cells(read(SOLUTIONS / case.notebook))
+    for cell, points in full.items():
+        want, words = case.expect.get(cell, ("full", None))
+        yield cell, (points if want == "full" else want), words, points
+
+
+def _assert_cell(case, cell, got, want, words, message_text):
+    if isinstance(want, tuple):
+        assert want[0] <= got <= want[1], f"{case.name}/{cell}: {got} not in {want}\n{message_text}"
+    else:
+        assert got == want, f"{case.name}/{cell}: got {got}, want {want}\n{message_text}"
+    if words:
+        assert words in message_text, f"{case.name}/{cell}: {words!r} not in\n{message_text}"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_autograder_grade_scores_each_hostile_case(case, tmp_path, mnist_available):
+    path = case.write(tmp_path / case.name)
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(path), "--json"],
+                          capture_output=True, text=True, env=_env(), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout)
+    cells = {c["grade_id"]: c for c in result["cells"]}
+    for cell, want, words, _ in _expected(case):
+        got = cells[cell]
+        text = got.get("note", "") + "\n" + "\n".join(c["message"] for c in got["checks"])
+        _assert_cell(case, cell, got["score"], want, words, text)
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory, mnist_available):
+    """One course, one student per hostile case, graded by `autograder class-grade -j 2`."""
+    from autograder.course import ASSIGNMENT, make_course, make_student, nbgrader
+
+    root = tmp_path_factory.mktemp("hostile-class")
+    notebooks = sorted({c.notebook for c in CASES})
+    course = make_course(root / "course", only=notebooks)
+    nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=course)
+    nbgrader("release_assignment", ASSIGNMENT, "--force", cwd=course)
+    for case in CASES:
+        home = make_student(root / "students" / case.name, case.name, course / "exchange")
+        nbgrader("fetch_assignment", ASSIGNMENT, cwd=home)
+        case.write(home / ASSIGNMENT)
+        nbgrader("submit", ASSIGNMENT, cwd=home)
+    nbgrader("collect", ASSIGNMENT, cwd=course)
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "class-grade", str(course), ASSIGNMENT, "-j", "2"],
+                          capture_output=True, text=True, env=_env(), timeout=1800)
+    nbgrader("generate_feedback", ASSIGNMENT, "--force", cwd=course)
+    return course, proc
+
+
+@pytest.mark.slow
+def test_class_grade_grades_every_hostile_student(graded_class):
+    course, proc = graded_class
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"{len(CASES)} graded, 0 failed" in proc.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
+def test_nbgrader_scores_each_hostile_case(graded_class, case):
+    from nbgrader.api import Gradebook
+
+    course, _ = graded_class
+    notebook = case.notebook.removesuffix(".ipynb")
+    feedback = (course / "feedback" / case.name / "autoencoders" / f"{notebook}.html").read_text()
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        for cell, want, words, _ in _expected(case):
+            grade = gb.find_grade(cell, notebook, "autoencoders", case.name)
+            _assert_cell(case, cell, grade.score, want, None, "")
+    if words := case.expect.get("pca_fit", (None, None))[1]:
+        assert words in feedback
+    for secret in ("@points(", "def test_fit", "autograder/checks", "ref.pca_fit("):
+        assert secret not in feedback, f"{case.name}: {secret!r} leaked into feedback"
