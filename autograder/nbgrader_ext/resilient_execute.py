@@ -14,6 +14,7 @@ import time
 
 from jupyter_client.utils import ensure_async
 from nbclient.exceptions import DeadKernelError
+from nbclient.util import run_sync
 from nbformat import NotebookNode
 
 from autograder.nbgrader_ext.require_score import MARKER
@@ -59,6 +60,10 @@ class ResilientMixin:
         if MARKER not in cell.source:  # check cells leave no state worth replaying
             state["done"].append(cell.source)
         return result
+
+    # nbclient binds the sync wrapper to its own coroutine (``run_sync(async_execute_cell)`` in the class
+    # body), and nbconvert's ExecutePreprocessor calls the sync one: bind it to ours.
+    execute_cell = run_sync(async_execute_cell)
 
     async def _replay(self, source: str, deadline: float) -> str:
         """Run an earlier cell again, quietly: 'ok', 'died' (the kernel died) or 'timeout'."""
