@@ -149,3 +149,47 @@ def plot_loss_curves(histories: Mapping[str, Mapping[str, Sequence[float]]], mar
         ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
+
+
+def plot_fits(x, y, fits: Mapping[str, object], title: str | None = None, ax=None, data_label: str = "data"):
+    """1-D regression: the data as dots and each named fit as a curve over the same (sorted) x."""
+    x, y = _np(x).reshape(-1), _np(y).reshape(-1)
+    order = np.argsort(x)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    ax.scatter(x, y, s=8, color="gray", alpha=0.5, label=data_label)
+    for name, fit in fits.items():
+        ax.plot(x[order], _np(fit).reshape(-1)[order], lw=2, label=name)
+    ax.set_xlabel("x")
+    ax.set_ylabel("y")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return ax.figure
+
+
+def latent_plane(images, x_values, y_values, ax=None, title: str | None = None, xlabel: str = "latent 1",
+                 ylabel: str = "latent 2"):
+    """Digits decoded over a grid of a 2-D latent plane, drawn as one picture in latent coordinates.
+
+    ``images [rows, cols, 28, 28]`` (or ``[rows, cols, 784]``): ``images[r, c]`` decodes the code
+    ``(x_values[c], y_values[r])``. Both value lists must be increasing and evenly spaced; the top row
+    of the picture is the largest ``y``, so it lines up with a scatter of the codes on the same axes.
+    """
+    arr = _np(images)
+    rows, cols = arr.shape[:2]
+    arr = np.clip(arr.reshape(rows, cols, 28, 28), 0, 1)[::-1]
+    mosaic = arr.transpose(0, 2, 1, 3).reshape(rows * 28, cols * 28)
+    x, y = _np(x_values).astype(float), _np(y_values).astype(float)
+    dx = (x[-1] - x[0]) / (cols - 1) if cols > 1 else 1.0
+    dy = (y[-1] - y[0]) / (rows - 1) if rows > 1 else 1.0
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, aspect="auto",
+              extent=(x[0] - dx / 2, x[-1] + dx / 2, y[0] - dy / 2, y[-1] + dy / 2))
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if title:
+        ax.set_title(title)
+    return ax.figure
