@@ -13,7 +13,8 @@ c.CourseDirectory.course_id = os.environ.get("COURSE_ID", "autoencoders-unit")
 c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.release_directory = "assignments"
 # Only notebooks (and nothing a student must not see) are copied into the release.
-c.CourseDirectory.include = ["*.ipynb"]
+# (and the exchange's own files: without them collect drops submission times and release_feedback fails)
+c.CourseDirectory.include = ["*.ipynb", "timestamp.txt", "submission_secret.txt"]
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.json"]
 
 # Blanks raise NotImplementedError naming their function.
@@ -37,6 +38,14 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Autograding: restore deleted test cells, keep grading after a hung cell, time limits, and a check
 # cell that ends without a valid score scores 0 (nbgrader would give it full marks).
 c.OverwriteCells.add_missing_cells = True
+c.Autograde.sanitize_preprocessors = [
+    "autograder.nbgrader_ext.RestoreFromSource",  # before nbgrader's own: see its docstring
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
 # ResilientExecute: a cell that hangs past its limit (even ignoring SIGINT) or kills the kernel gets an
 # error; the kernel is restarted, earlier cells are replayed, and grading goes on with the next cell.
 for name in ("Execute", "ResilientExecute"):
@@ -44,7 +53,6 @@ for name in ("Execute", "ResilientExecute"):
     c[name].interrupt_on_timeout = True
     c[name].raise_on_iopub_timeout = False
     c[name].iopub_timeout = 10
-    c[name].allow_errors = True
     c[name].extra_arguments = ["--IPKernelApp.log_level=ERROR"]
 c.Autograde.autograde_preprocessors = [
     "autograder.nbgrader_ext.ResilientExecute",
@@ -63,6 +71,3 @@ c.GenerateFeedback.preprocessors = [
     "autograder.nbgrader_ext.StripFeedback",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
-
-# Grading kernels use one torch thread and a headless plotting backend (see autograder/limits.py).
-os.environ.update({k: v for k, v in limits.grading_env({}).items() if k not in os.environ})

@@ -185,6 +185,12 @@ def run_course_cycle(keep: Path | None = None, students: dict | None = None, qui
         total = sum(r[2] for r in mine.values()), sum(r[3] for r in mine.values())
         cells = "".join(f"{(f'{mine[n][2]:g} / {mine[n][3]:g}' if n in mine else '-'):>26}" for n in notebooks)
         say(f"{student:<10}{cells}{f'{total[0]:g} / {total[1]:g}':>16}")
+    manual = sum(float(c.metadata["nbgrader"].get("points", 0))
+                 for path in sorted((course / "source" if (course / "source").exists() else course / "solutions")
+                                    .rglob("*.ipynb"))
+                 for c in nbformat.read(str(path), as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
+    say(f"(each maximum includes {manual:g} points of written \"Think!\" answers, graded by hand in formgrader)")
     say("")
     say(f"grades CSV:   {csv_path}")
     for student in students:

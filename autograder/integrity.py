@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import builtins
 import importlib
-import math
 import os
 import sys
 import types

@@ -5,7 +5,6 @@ stderr output means 0), with this kit's rule that a cell without a valid score s
 """
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import threading
@@ -131,25 +130,21 @@ def execute(nb: nbformat.NotebookNode, workdir: Path, cell_timeout: int | None =
 
     from autograder.nbgrader_ext.resilient_execute import resilient_client_class
 
-    client = resilient_client_class()(nb, timeout=cell_timeout or limits.CELL_TIMEOUT, kernel_name="python3",
-                            allow_errors=True, interrupt_on_timeout=True, raise_on_iopub_timeout=False,
-                            iopub_timeout=10, record_timing=False, extra_arguments=["--IPKernelApp.log_level=ERROR"], resources={"metadata": {"path": str(workdir)}})
-    saved_env = dict(os.environ)
-    os.environ.update(limits.grading_env())
+    # The kernel gets the grading environment (threads, headless plots) from ResilientMixin.
+    client = resilient_client_class()(
+        nb, timeout=cell_timeout or limits.CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
+        interrupt_on_timeout=True, raise_on_iopub_timeout=False, iopub_timeout=10, record_timing=False,
+        extra_arguments=["--IPKernelApp.log_level=ERROR"], resources={"metadata": {"path": str(workdir)}})
     note = ""
-    try:
-        with _Watchdog(client, memory_mb or limits.MEMORY_MB, total_timeout or limits.NOTEBOOK_TIMEOUT) as dog:
-            try:
-                client.execute()
-            except DeadKernelError:
-                note = dog.reason or "the kernel died (a cell crashed it or exited the process)"
-            except CellTimeoutError:
-                note = "a cell ran past its time limit and could not be interrupted"
-            except Exception as exc:  # nbclient's own failures must not stop a class's grading
-                note = dog.reason or f"execution stopped: {type(exc).__name__}: {str(exc)[:200]}"
-    finally:
-        os.environ.clear()
-        os.environ.update(saved_env)
+    with _Watchdog(client, memory_mb or limits.MEMORY_MB, total_timeout or limits.NOTEBOOK_TIMEOUT) as dog:
+        try:
+            client.execute()
+        except DeadKernelError:
+            note = dog.reason or "the kernel died (a cell crashed it or exited the process)"
+        except CellTimeoutError:
+            note = "a cell ran past its time limit and could not be interrupted"
+        except Exception as exc:  # nbclient's own failures must not stop a class's grading
+            note = dog.reason or f"execution stopped: {type(exc).__name__}: {str(exc)[:200]}"
     return nb, note
 
 

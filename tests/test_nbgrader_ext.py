@@ -58,3 +58,11 @@ def test_strip_feedback_removes_grader_code_and_tracebacks():
     assert nb.cells[1].outputs[0].text == f"ok\n{REDACTED}\n"
     assert nb.cells[1].outputs[1].traceback == ["mine"]
     assert "assert secret" not in nb.cells[2].source and "y = 2" in nb.cells[2].source
+
+
+def test_kit_preprocessors_are_enabled_when_nbgrader_registers_them():
+    """nbconvert runs a registered preprocessor only if it is enabled; nbgrader does not enable them."""
+    from traitlets.utils.importstring import import_item
+
+    for name in ("RequireScore", "StripFeedback", "NamedClearSolutions", "ResilientExecute", "RestoreFromSource"):
+        assert import_item(f"autograder.nbgrader_ext.{name}")().enabled, name

@@ -12,6 +12,7 @@ import math
 
 from nbformat.v4 import new_output
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from nbgrader import utils
 
@@ -47,6 +48,8 @@ def is_check_cell(cell) -> bool:
 
 class RequireScore(Preprocessor):
     """After execution: a kit check cell without a valid score gets an error output (0 points)."""
+
+    enabled = Bool(True, help="nbconvert preprocessors are off unless enabled").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if is_check_cell(cell):

@@ -61,6 +61,13 @@ class ResilientMixin:
             state["done"].append(cell.source)
         return result
 
+    async def async_start_new_kernel(self, **kwargs):
+        """Grading kernels run with the grader's environment (one torch thread, headless plots)."""
+        from autograder import limits
+
+        kwargs.setdefault("env", limits.grading_env())
+        return await super().async_start_new_kernel(**kwargs)
+
     # nbclient binds the sync wrapper to its own coroutine (``run_sync(async_execute_cell)`` in the class
     # body), and nbconvert's ExecutePreprocessor calls the sync one: bind it to ours.
     execute_cell = run_sync(async_execute_cell)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
 
 from autograder.nbgrader_ext.require_score import is_check_cell
 from autograder.report import MIME
@@ -56,6 +57,8 @@ def redact_text(text: str) -> str:
 
 class StripFeedback(Preprocessor):
     """Remove hidden tests, grader tracebacks and grader source from the feedback notebook."""
+
+    enabled = Bool(True, help="nbconvert preprocessors are off unless enabled").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         cell.source = HIDDEN.sub("", cell.source)
