@@ -35,7 +35,7 @@ course: $(VENV)/.installed
 	$(BIN)/autograder course
 
 test: $(VENV)/.installed
-	@if [ -x deploy/install-test-deps.sh ] || [ -f deploy/install-test-deps.sh ]; then bash deploy/install-test-deps.sh; fi
+	PYTHON=$(BIN)/python bash deploy/install-test-deps.sh
 	$(BIN)/python -m pytest -n $(JOBS) $(PYTEST_ARGS)
 
 release: $(VENV)/.installed

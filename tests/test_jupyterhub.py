@@ -1,0 +1,394 @@
+"""The course through a real JupyterHub, end to end (deploy/, docs/jupyterhub.md).
+
+A JupyterHub with configurable-http-proxy runs on 127.0.0.1 (free ports) from
+``deploy/standup.py``: an instructor, a TA and two students, each with their own password and
+server (a local process spawner). Over HTTP, with each user's own API token:
+
+1. every server starts; students have no formgrader and cannot reach the course directory;
+2. the instructor adds the students, generates and releases ``autoencoders`` (formgrader API);
+3. a student's browser shows the released assignment in the Assignments panel (screenshot);
+4. each student lists and fetches it; ada fills in the solutions through the contents API, ben
+   leaves it untouched; both submit;
+5. the instructor collects and autogrades through the formgrader API; every check cell's score
+   matches ``autograder grade --json`` on the very same submitted notebook;
+6. the TA's formgrader sees the same grades;
+7. feedback is generated and released; each student fetches it, and it shows the hidden checks'
+   messages, never their code;
+8. ben's browser opens his fetched notebook and runs its first code cell (screenshot).
+
+Screenshots, the hub's log, grades and feedback land in ``artifacts/jupyterhub/``. Every process
+the hub started is stopped at the end, by pid and process group, even when a step fails.
+
+The course holds ``HUB_NOTEBOOKS`` (part 1 by default, to keep the test to a few minutes);
+``HUB_TEST_NOTEBOOKS=all`` (or a comma-separated list of file names) runs the cycle on others.
+"""
+from __future__ import annotations
+
+import ast
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from tests.jupyterhub_harness import INSTALL_HINT, REPO, CourseHub, missing_dependencies
+
+pytestmark = pytest.mark.slow
+
+ARTIFACTS = REPO / "artifacts" / "jupyterhub"
+SOLUTIONS = REPO / "solutions" / "autoencoders"
+ASSIGNMENT = "autoencoders"
+COURSE_ID = "autoencoders-unit"
+
+# The notebooks the hub cycle puts in the course. Part 1 keeps the test to a few minutes (each
+# filled-in notebook is executed twice: by the hub's autograde and by `autograder grade`);
+# None means every notebook in solutions/autoencoders/. HUB_TEST_NOTEBOOKS overrides it.
+HUB_NOTEBOOKS: tuple[str, ...] | None = ("01_pca_encoder.ipynb",)
+
+INSTRUCTOR, TA, FILLS_IN, UNTOUCHED = "instructor", "ta", "ada", "ben"
+STUDENTS = (FILLS_IN, UNTOUCHED)
+
+
+def course_notebooks() -> list[str]:
+    available = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
+    choice = os.environ.get("HUB_TEST_NOTEBOOKS", "").strip()
+    if choice == "all":
+        wanted = available
+    elif choice:
+        wanted = [n.strip() for n in choice.split(",") if n.strip()]
+    else:
+        wanted = list(HUB_NOTEBOOKS) if HUB_NOTEBOOKS else available
+    unknown = sorted(set(wanted) - set(available))
+    assert not unknown, f"no notebook named {unknown} in {SOLUTIONS} (it has {available})"
+    assert wanted, f"no notebooks in {SOLUTIONS}"
+    return wanted
+
+
+def meta(cell) -> dict:
+    return (cell.get("metadata") or {}).get("nbgrader") or {}
+
+
+def source(cell) -> str:
+    s = cell.get("source", "")
+    return "".join(s) if isinstance(s, list) else s
+
+
+class _Text(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.parts, self._skip = [], 0
+
+    def handle_starttag(self, tag, attrs):
+        self._skip += tag in ("script", "style")
+
+    def handle_endtag(self, tag):
+        self._skip -= tag in ("script", "style") and self._skip > 0
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.parts.append(data)
+
+
+def visible_text(page: str) -> str:
+    parser = _Text()
+    parser.feed(page)
+    return html.unescape("".join(parser.parts))
+
+
+def disabled_lab_plugins(lab_page: str) -> set[str]:
+    """The JupyterLab plugins a server's /lab page disables (its jupyter-config-data)."""
+    found = re.search(r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', lab_page, re.S)
+    assert found, "no jupyter-config-data in the /lab page"
+    disabled = json.loads(found.group(1)).get("disabledExtensions", [])
+    return set(disabled if isinstance(disabled, list) else [k for k, v in disabled.items() if v])
+
+
+def hidden_code_lines() -> set[str]:
+    """Lines of code of the hidden checks and reference answers (no docstrings, comments, strings).
+
+    Lines that also occur in a solutions notebook are left out: a student's own code may read the same.
+    """
+    notebook_lines = set()
+    for nb in SOLUTIONS.glob("*.ipynb"):
+        for cell in json.loads(nb.read_text())["cells"]:
+            notebook_lines.update(line.strip() for line in source(cell).splitlines())
+    lines = set()
+    for path in sorted((REPO / "autograder" / "checks").glob("*.py")) + sorted(
+            (REPO / "autograder" / "reference").glob("*.py")):
+        text = path.read_text()
+        strings = set()
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str):
+                strings.update(range(node.lineno, node.end_lineno + 1))
+        for number, line in enumerate(text.splitlines(), 1):
+            s = line.strip()
+            if number in strings or len(s) < 25 or s.startswith(("#", '"', "'", 'f"', "f'", 'r"', "rf'", 'rf"')):
+                continue
+            if s not in notebook_lines:
+                lines.add(s)
+    return lines
+
+
+def autograder_grade(path: Path, env: dict) -> subprocess.Popen:
+    exe = Path(sys.executable).parent / "autograder"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "autograder.cli"]
+    return subprocess.Popen([*cmd, "grade", "--json", str(path)], cwd=path.parent, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+# ------------------------------------------------------------------------------------------ fixture
+@pytest.fixture(scope="module")
+def hub():
+    missing = missing_dependencies()
+    if missing:
+        pytest.fail("the JupyterHub test needs " + "; ".join(missing) + f": {INSTALL_HINT}", pytrace=False)
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    root = Path(tempfile.mkdtemp(prefix="course-hub-test-"))
+    h = CourseHub(root, instructors=[INSTRUCTOR], graders=[TA], students=list(STUDENTS),
+                  notebooks=course_notebooks(), log_dir=ARTIFACTS)
+    try:
+        h.start()
+        yield h
+    finally:
+        left = h.stop()
+        shutil.rmtree(root, ignore_errors=True)
+        assert not left, f"processes of the hub still running after stop(): {left}"
+
+
+# ------------------------------------------------------------------------------------------ the test
+@pytest.mark.timeout(1500)
+def test_course_cycle_through_jupyterhub(hub: CourseHub):
+    timings: dict[str, float] = {}
+    started = time.monotonic()
+    notebooks = course_notebooks()
+    ids = [n[: -len(".ipynb")] for n in notebooks]
+
+    def lap(step: str, t0: float) -> None:
+        timings[step] = round(time.monotonic() - t0, 1)
+        print(f"[hub test] {step}: {timings[step]:.1f} s", flush=True)
+
+    try:
+        _cycle(hub, notebooks, ids, lap)
+    finally:
+        timings["total (hub already up)"] = round(time.monotonic() - started, 1)
+        (ARTIFACTS / "timings.json").write_text(json.dumps(timings, indent=2) + "\n")
+
+
+def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
+    settings = hub.settings()
+    course_rel = Path(settings["course_dir"]).name  # the course folder, inside the instructor's home
+
+    # 1. servers ------------------------------------------------------------------------------
+    t0 = time.monotonic()
+    hub.spawn([INSTRUCTOR, TA, *STUDENTS])
+    lap("spawn 4 servers", t0)
+    instructor, ta = hub.user(INSTRUCTOR), hub.user(TA)
+    students = {name: hub.user(name) for name in STUDENTS}
+
+    assert instructor.json("GET", "formgrader/api/status") == {"status": True}
+    assert ta.json("GET", "formgrader/api/status") == {"status": True}
+    for name, s in students.items():
+        s.request("GET", "formgrader/api/status", expect=404)  # the formgrader is off for students
+        disabled = disabled_lab_plugins(s.request("GET", "lab").text)
+        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= disabled, \
+            f"{name}'s JupyterLab does not disable the formgrader: {sorted(disabled)}"
+        names = {item["name"] for item in s.contents("")["content"]}
+        assert not names & {"solutions", "autograder", course_rel, "gradebook.db", "nbgrader_config.py"}, \
+            f"{name}'s server shows course files: {sorted(names)}"
+        for sneaky in ("../", "../" + INSTRUCTOR, f"../{INSTRUCTOR}/{course_rel}/solutions"):
+            # "/" encoded, so that neither the client nor the proxy folds the ".." away
+            s.request("GET", "api/contents/" + sneaky.replace("/", "%2F"), expect=(400, 403, 404),
+                      allow_redirects=False)
+    assert not {p for p in disabled_lab_plugins(instructor.request("GET", "lab").text) if "nbgrader" in p}
+
+    # 2. generate and release -------------------------------------------------------------------
+    t0 = time.monotonic()
+    for name in STUDENTS:
+        instructor.request("PUT", f"formgrader/api/student/{name}",
+                           json={"first_name": name.title(), "last_name": "Student", "email": None})
+    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/assign", timeout=600)
+    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/release")
+    release = instructor.contents(f"{course_rel}/assignments/{ASSIGNMENT}")
+    assert sorted(i["name"] for i in release["content"] if i["name"].endswith(".ipynb")) == notebooks
+    assignment = instructor.json("GET", f"formgrader/api/assignment/{ASSIGNMENT}")
+    assert assignment["releaseable"] and assignment["status"] == "released", assignment
+    lap("generate and release", t0)
+
+    # 3. the student's browser sees it ------------------------------------------------------------
+    from tests.jupyterhub_browser import StudentBrowser
+
+    t0 = time.monotonic()
+    browser_env = dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)
+    with StudentBrowser(hub.url, ARTIFACTS, browser_env) as browser:
+        browser.login(UNTOUCHED, hub.passwords()[UNTOUCHED])
+        nbgrader_menu = browser.menu_items("Nbgrader")
+        assert "Assignment List" in nbgrader_menu and not any("Formgrader" in i for i in nbgrader_menu), nbgrader_menu
+        panel = browser.open_assignments()
+        released = browser.page.locator("#released_assignments_list").inner_text()
+        assert ASSIGNMENT in released and COURSE_ID in released, panel
+        browser.shot("01_student_sees_released_assignment.png")
+    hub.watch()
+    lap("browser: login and Assignments panel", t0)
+
+    # 4. list, fetch, edit, submit ----------------------------------------------------------------
+    t0 = time.monotonic()
+    query = {"course_id": COURSE_ID, "assignment_id": ASSIGNMENT}
+    local = ARTIFACTS / "submitted"
+    for name, s in students.items():
+        listed = s.nbgrader("GET", "assignments", params={"course_id": COURSE_ID})["value"]
+        assert [(a["assignment_id"], a["status"]) for a in listed] == [(ASSIGNMENT, "released")], listed
+        fetched = s.nbgrader("POST", "assignments/fetch", json=query)["value"]
+        entry = next(a for a in fetched if a["status"] == "fetched")
+        assert sorted(Path(n["path"]).name for n in entry["notebooks"]) == notebooks, entry
+        for nb_name in notebooks:
+            path = f"{ASSIGNMENT}/{nb_name}"
+            nb = s.read_notebook(path)
+            text = json.dumps(nb)
+            assert "def test_" not in text and "@points(" not in text, f"{name}'s {nb_name} shows hidden checks"
+            blanks = [c for c in nb["cells"] if meta(c).get("solution") and c["cell_type"] == "code"]
+            assert blanks and all("raise NotImplementedError" in source(c) for c in blanks), \
+                f"{name}'s {nb_name} has solution code in it"
+            if name == FILLS_IN:
+                answers = {meta(c)["grade_id"]: source(c) for c in json.loads((SOLUTIONS / nb_name).read_text())["cells"]
+                           if meta(c).get("solution")}
+                for cell in nb["cells"]:
+                    if meta(cell).get("solution"):
+                        cell["source"] = answers[meta(cell)["grade_id"]]
+                s.write_notebook(path, nb)
+                again = s.read_notebook(path)
+                assert [source(c) for c in again["cells"]] == [source(c) for c in nb["cells"]]
+            # Keep the exact notebook this student submits, to grade it with `autograder grade`.
+            target = local / name / nb_name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(json.dumps(s.read_notebook(path)))
+        submitted = s.nbgrader("POST", "assignments/submit", json=query)["value"]
+        mine = [a for a in submitted if a["status"] == "submitted"]
+        assert mine and mine[0]["submissions"], submitted
+    lap("students list, fetch, edit and submit", t0)
+
+    # `autograder grade --json` on the same notebooks, side by side with the hub's autograde.
+    grade_env = dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id, COURSE_TORCH_THREADS="1", OMP_NUM_THREADS="1",
+                     MPLBACKEND="Agg")
+    t_local = time.monotonic()
+    local_runs = {(name, nb): autograder_grade(local / name / nb, grade_env) for name in STUDENTS for nb in notebooks}
+    hub.watch()
+
+    # 5. collect and autograde through the formgrader ----------------------------------------------
+    t0 = time.monotonic()
+    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/collect", timeout=300)
+    subs = instructor.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")
+    assert sorted(x["student"] for x in subs if x["submitted"]) == sorted(STUDENTS), subs
+    assert all(x["timestamp"] for x in subs), f"a collected submission lost its timestamp: {subs}"
+    for name in STUDENTS:
+        # The collected copy is the very file graded locally.
+        for nb_name in notebooks:
+            collected = instructor.read_notebook(f"{course_rel}/submitted/{name}/{ASSIGNMENT}/{nb_name}")
+            mine = json.loads((local / name / nb_name).read_text())
+            assert [source(c) for c in collected["cells"]] == [source(c) for c in mine["cells"]], \
+                f"the collected {name}/{nb_name} differs from what {name} submitted"
+    lap("collect", t0)
+    t0 = time.monotonic()
+    for name in STUDENTS:
+        hub.watch()
+        instructor.nbgrader("POST", f"formgrader/api/submission/{ASSIGNMENT}/{name}/autograde", timeout=1200)
+    lap("autograde through the formgrader", t0)
+
+    hub_scores: dict[tuple[str, str], dict[str, float]] = {}
+    for nb_id, nb_name in zip(ids, notebooks):
+        for sub in instructor.json("GET", f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{nb_id}"):
+            grades = instructor.json("GET", "formgrader/api/grades", params={"submission_id": sub["id"]})
+            hub_scores[(sub["student"], nb_name)] = {g["name"]: g["auto_score"] for g in grades
+                                                     if g["cell_type"] == "code"}
+    (ARTIFACTS / "hub_scores.json").write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in hub_scores.items()},
+                                                          indent=2))
+
+    local_results = {}
+    for key, proc in local_runs.items():
+        try:
+            out, err = proc.communicate(timeout=1200)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, f"autograder grade {key} failed ({proc.returncode}):\n{err[-3000:]}"
+        local_results[key] = json.loads(out)
+    lap("autograder grade --json (started before collect)", t_local)
+    (ARTIFACTS / "autograder_grade.json").write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in local_results.items()},
+                                                                indent=2))
+
+    for (name, nb_name), result in local_results.items():
+        ours = {c["grade_id"]: c["score"] for c in result["cells"]}
+        theirs = hub_scores.get((name, nb_name))
+        assert theirs is not None, f"the formgrader has no grades for {name}/{nb_name}"
+        assert set(theirs) == set(ours), f"{name}/{nb_name}: graded cells differ: hub {sorted(theirs)}, ours {sorted(ours)}"
+        diff = {gid: (theirs[gid], ours[gid]) for gid in ours if abs((theirs[gid] or 0) - ours[gid]) > 1e-6}
+        assert not diff, f"{name}/{nb_name}: hub score != autograder grade (grade_id: (hub, ours)): {diff}"
+        if name == UNTOUCHED:
+            assert result["score"] == 0, f"the untouched {nb_name} scored {result['score']}"
+        else:
+            assert result["score"] == result["max_score"] > 0, \
+                f"the filled-in {nb_name} scored {result['score']} / {result['max_score']}"
+
+    # 6. the TA sees the same grades ---------------------------------------------------------------
+    ta_subs = {x["student"]: x for x in ta.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")}
+    for x in instructor.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}"):
+        assert ta_subs[x["student"]]["score"] == x["score"] and x["autograded"], (x, ta_subs)
+
+    # 7. feedback ---------------------------------------------------------------------------------
+    t0 = time.monotonic()
+    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/generate_feedback", timeout=600)
+    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/release_feedback", timeout=300)
+    code_lines = hidden_code_lines()
+    feedback_folders = {}
+    for name, s in students.items():
+        listed = s.nbgrader("POST", "assignments/fetch_feedback", json=query)["value"]
+        subs = [x for a in listed if a["status"] == "submitted" for x in a["submissions"]]
+        assert subs and subs[-1]["has_local_feedback"], listed
+        folder = feedback_folders[name] = subs[-1]["local_feedback_path"]
+        for nb_name in notebooks:
+            page = s.read_text(f"{folder}/{nb_name[:-len('.ipynb')]}.html")
+            (ARTIFACTS / f"feedback_{name}_{nb_name[:-len('.ipynb')]}.html").write_text(page)
+            text = visible_text(page)
+            result = local_results[(name, nb_name)]
+            for cell in result["cells"]:
+                for check in cell["checks"]:
+                    shown = check["message"] or check["name"]
+                    assert shown in text, f"{name}'s feedback on {nb_name} does not show {shown!r}"
+            for needle in ("def test_", "@points("):
+                assert needle not in page, f"{name}'s feedback on {nb_name} shows {needle!r}"
+            leaked = sorted(line for line in code_lines if line in text)
+            assert not leaked, f"{name}'s feedback on {nb_name} shows the checks' code: {leaked[:5]}"
+    lap("feedback generated, released and fetched", t0)
+
+    # 8. a student runs a fetched notebook in the browser -------------------------------------------
+    t0 = time.monotonic()
+    with StudentBrowser(hub.url, ARTIFACTS, dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)) as browser:
+        browser.login(UNTOUCHED, hub.passwords()[UNTOUCHED])
+        panel = browser.open_assignments()
+        submitted = browser.page.locator("#submitted_assignments_list").inner_text()
+        assert ASSIGNMENT in submitted, panel
+        browser.shot("02_student_sees_submission_and_feedback.png")
+        prompt, output = browser.run_first_code_cell(UNTOUCHED, f"{ASSIGNMENT}/{notebooks[0]}")
+        hub.watch()
+        browser.shot("03_student_ran_first_code_cell.png")
+        assert re.fullmatch(r"\[\d+\]:", prompt.strip()), prompt
+        assert "Traceback" not in output and "Error" not in output, output
+        # ... and reads the feedback on it: the hidden checks' lines, as the grader's kernel printed them.
+        first_id = notebooks[0][: -len(".ipynb")]
+        browser.page.goto(f"{hub.url}user/{UNTOUCHED}/files/{feedback_folders[UNTOUCHED]}/{first_id}.html")
+        first_line = browser.page.get_by_text(re.compile(r"\d+(\.\d+)? / \d+(\.\d+)? points")).first
+        first_line.scroll_into_view_if_needed()
+        browser.page.mouse.wheel(0, -200)
+        browser.shot("04_student_reads_feedback.png")
+    for shot in sorted(ARTIFACTS.glob("*.png")):
+        assert shot.stat().st_size > 20_000, f"{shot} looks empty"
+    lap("browser: open the fetched notebook and run its first code cell", t0)
