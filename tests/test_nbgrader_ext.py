@@ -55,7 +55,7 @@ def test_strip_feedback_removes_grader_code_and_tracebacks():
     hidden = solution("x = 1\n### BEGIN HIDDEN TESTS\nassert secret\n### END HIDDEN TESTS\ny = 2", "s")
     nb, _ = StripFeedback().preprocess(notebook([cell, student, hidden]), {})
     assert nb.cells[0].outputs[0].traceback == ["ValueError: bad"]
-    assert nb.cells[1].outputs[0].text == f"ok\n{REDACTED}\n"
+    assert nb.cells[1].outputs[0].text == f"{REDACTED}\n"
     assert nb.cells[1].outputs[1].traceback == ["mine"]
     assert "assert secret" not in nb.cells[2].source and "y = 2" in nb.cells[2].source
 

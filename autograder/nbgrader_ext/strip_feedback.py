@@ -8,8 +8,8 @@ This preprocessor, run before the HTML export:
 * reduces the traceback of a check cell to its last line, and drops traceback frames that point
   into the grader's packages from any other cell;
 * drops the machine-readable result of the checks (the text table stays);
-* redacts any output line that quotes the hidden checks' or references' source (a student who
-  printed the grader's code at grading time gets nothing out of it).
+* replaces any output that quotes the hidden checks' or references' source by a note (a student
+  who printed the grader's code at grading time gets nothing out of it).
 """
 from __future__ import annotations
 
@@ -47,12 +47,13 @@ def _mentions_grader(text: str) -> bool:
 
 
 def redact_text(text: str) -> str:
+    """The text, or only a note when any line of it quotes the grader (then all of it may be grader code)."""
     secrets = secret_lines()
-    out = []
     for line in text.split("\n"):
         plain = ANSI.sub("", line).strip()
-        out.append(REDACTED if plain and (plain in secrets or _mentions_grader(plain)) else line)
-    return "\n".join(out)
+        if plain and (plain in secrets or _mentions_grader(plain)):
+            return REDACTED + ("\n" if text.endswith("\n") else "")
+    return text
 
 
 class StripFeedback(Preprocessor):
