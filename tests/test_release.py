@@ -117,3 +117,28 @@ def test_notebooks_are_committed_without_outputs(folder):
 def test_release_folder_holds_only_notebooks():
     extra = [p for p in (REPO / "assignments").rglob("*") if p.is_file() and p.suffix != ".ipynb"]
     assert not extra, f"non-notebook files in the release: {extra}"
+
+
+# Lines that provided code everywhere uses too: teaching the same idiom twice gives nothing away.
+IDIOMS = {"loss.backward()", "optimizer.zero_grad()", "optimizer.step()", "with torch.no_grad():", "return x",
+          "model.train()", "model.eval()"}
+
+
+def _solution_regions(nb) -> list[list[str]]:
+    regions = []
+    for cell in nb.cells:
+        for block in re.findall(r"### BEGIN SOLUTION(.*?)### END SOLUTION", cell.source, flags=re.S):
+            lines = [line.strip() for line in block.splitlines()]
+            regions.append([line for line in lines if len(line) >= 16 and line not in IDIOMS])
+    return regions
+
+
+def test_no_release_gives_away_another_notebooks_answers():
+    """The whole assignment is released at once: part 4 must not hand out part 1's PCA, say."""
+    releases = {nb.name: "\n".join(c.source for c in read(RELEASE / nb.name).cells) for nb in notebooks()}
+    for source in notebooks():
+        for region in _solution_regions(read(source)):
+            for name, text in releases.items():
+                found = [line for line in region if line in text]
+                if name != source.name and len(found) >= 2 and len(found) >= len(region) / 2:
+                    raise AssertionError(f"{name} shows an answer of {source.name}: {found[:3]}")
