@@ -88,8 +88,18 @@ class StudentBrowser:
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
         cell = page.locator(".jp-Notebook .jp-CodeCell").first
         cell.scroll_into_view_if_needed()
-        cell.locator(".jp-InputArea-editor").click()
-        page.keyboard.press("Shift+Enter")
+        # Under load a keypress sent before the editor has focus is lost: retry until the cell is queued.
+        queued = """() => { const c = document.querySelector('.jp-Notebook .jp-CodeCell');
+            const p = c && c.querySelector('.jp-InputPrompt'); return p && /\\[(\\d+|\\*)\\]/.test(p.textContent); }"""
+        for attempt in range(4):
+            cell.locator(".jp-InputArea-editor").click()
+            page.keyboard.press("Shift+Enter")
+            try:
+                page.wait_for_function(queued, timeout=30_000)
+                break
+            except Exception:
+                if attempt == 3:
+                    raise
         page.wait_for_function("""() => { const c = document.querySelector('.jp-Notebook .jp-CodeCell');
             const p = c && c.querySelector('.jp-InputPrompt'); return p && /\\[\\d+\\]/.test(p.textContent); }""",
                                timeout=300_000)

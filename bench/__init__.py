@@ -1,0 +1,1 @@
+"""The kit's rerunnable benchmark: ``python bench/run.py [--quick] [--out FILE.json]`` (see docs/benchmarks.md)."""
