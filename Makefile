@@ -36,7 +36,7 @@ course: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	PYTHON=$(BIN)/python bash deploy/install-test-deps.sh
-	$(BIN)/python -m pytest -n $(JOBS) --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(JOBS) --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 release: $(VENV)/.installed
 	$(BIN)/autograder release

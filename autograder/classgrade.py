@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -51,7 +52,9 @@ def kernel_precheck(kernel_name: str = "python3") -> str:
     python = spec.argv[0]
     probe = "import autograder, course_utils, autograder.cell; print(autograder.__file__)"
     try:
-        proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=120, env=_env())
+        # From a neutral folder: a checkout's autograder/ in the working directory must not answer for it.
+        proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=120, env=_env(),
+                              cwd=tempfile.gettempdir())
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"the {kernel_name!r} kernel's Python ({python}) could not be started: {exc}"
     if proc.returncode != 0:

@@ -74,12 +74,29 @@ def score(nb: nbformat.NotebookNode, name: str) -> NotebookResult:
     return NotebookResult(name, cells, manual)
 
 
-class _Watchdog:
-    """Kill the kernel when it uses too much memory or the whole notebook runs too long."""
+def tree_rss(pid: int) -> int | None:
+    """Resident bytes of a process and all its children; None when it is gone."""
+    import psutil
 
-    def __init__(self, client, memory_mb: int, total_seconds: float):
-        self.client, self.memory_mb, self.total = client, memory_mb, total_seconds
-        self.reason = ""
+    try:
+        proc = psutil.Process(pid)
+        rss = proc.memory_info().rss
+        for child in proc.children(recursive=True):
+            try:
+                rss += child.memory_info().rss
+            except psutil.Error:
+                pass
+        return rss
+    except psutil.Error:
+        return None
+
+
+class Poller:
+    """Calls ``poll()`` every ``every`` seconds in a background thread while the ``with`` block runs;
+    polling stops early when ``poll()`` returns True."""
+
+    def __init__(self, every: float = 0.5):
+        self.every = every
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -91,36 +108,49 @@ class _Watchdog:
         self._stop.set()
         self._thread.join(timeout=2)
 
+    def poll(self) -> bool:
+        raise NotImplementedError
+
+    def _run(self):
+        while not self._stop.wait(self.every):
+            if self.poll():
+                return
+
+
+class _Watchdog(Poller):
+    """Kill the kernel when it uses too much memory or the whole notebook runs too long."""
+
+    def __init__(self, client, memory_mb: int, total_seconds: float):
+        super().__init__(every=0.5)
+        self.client, self.memory_mb, self.total = client, memory_mb, total_seconds
+        self.reason = ""
+        self.start = time.monotonic()
+
     def _pid(self):
         km = getattr(self.client, "km", None)
         provisioner = getattr(km, "provisioner", None)
         process = getattr(provisioner, "process", None)
         return getattr(process, "pid", None)
 
-    def _run(self):
+    def poll(self) -> bool:
         import psutil
 
-        start = time.monotonic()
-        while not self._stop.wait(0.5):
-            pid = self._pid()
-            if pid is None:
-                continue
-            try:
-                proc = psutil.Process(pid)
-                rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
-            except psutil.Error:
-                continue
-            if rss > self.memory_mb * 2**20:
-                self.reason = f"the kernel used more than {self.memory_mb} MB of memory and was stopped"
-            elif time.monotonic() - start > self.total:
-                self.reason = f"the notebook ran longer than {self.total:g} s in total and was stopped"
-                self.client._resilient_state()["stop"] = self.reason
-            if self.reason:
-                try:
-                    proc.kill()
-                except psutil.Error:
-                    pass
-                return
+        pid = self._pid()
+        rss = tree_rss(pid) if pid is not None else None
+        if rss is None:
+            return False
+        if rss > self.memory_mb * 2**20:
+            self.reason = f"the kernel used more than {self.memory_mb} MB of memory and was stopped"
+        elif time.monotonic() - self.start > self.total:
+            self.reason = f"the notebook ran longer than {self.total:g} s in total and was stopped"
+            self.client._resilient_state()["stop"] = self.reason
+        if not self.reason:
+            return False
+        try:
+            psutil.Process(pid).kill()
+        except psutil.Error:
+            pass
+        return True
 
 
 def execute(nb: nbformat.NotebookNode, workdir: Path, cell_timeout: int | None = None,

@@ -37,16 +37,18 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # `python bench/run.py` from anywhere
     sys.path.insert(0, str(REPO))
+
+from autograder.runner import Poller, tree_rss  # noqa: E402 (after the path is set)
 
 SOLUTIONS = REPO / "solutions" / "autoencoders"
 ASSIGNMENT = "autoencoders"
@@ -177,39 +179,22 @@ def unique_mb(pid: int) -> tuple[float | None, float | None]:
         return None, None
 
 
-class TreeMemory:
+class TreeMemory(Poller):
     """Polls the resident memory of a process and all its children; ``peak_mb`` is the largest sum seen."""
 
     def __init__(self, pid: int, every: float = 0.2):
-        self.pid, self.every, self.peak_mb = pid, every, 0.0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        super().__init__(every)
+        self.pid, self.peak_mb = pid, 0.0
 
     def __enter__(self):
-        self._thread.start()
-        return self
+        self.poll()
+        return super().__enter__()
 
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join(timeout=2)
-
-    def sample(self) -> None:
-        import psutil
-
-        try:
-            proc = psutil.Process(self.pid)
-            rss = proc.memory_info().rss
-            for child in proc.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    rss += child.memory_info().rss
-        except psutil.Error:
-            return
-        self.peak_mb = max(self.peak_mb, rss / 2**20)
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.every)
+    def poll(self) -> bool:
+        rss = tree_rss(self.pid)
+        if rss is not None:
+            self.peak_mb = max(self.peak_mb, rss / 2**20)
+        return False
 
 
 # ====================================================================== notebooks as code

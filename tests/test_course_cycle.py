@@ -17,6 +17,7 @@ def course(tmp_path_factory, mnist_available):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("course_cycle")
 def test_grades_match_what_each_sample_student_did(course):
     rows = {(s, n): (score, mx) for s, n, score, mx in _gradebook_rows(course / "course")}
     full = sum(check_cells(read(SOLUTIONS / NOTEBOOK)).values())
@@ -27,6 +28,7 @@ def test_grades_match_what_each_sample_student_did(course):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("course_cycle")
 def test_feedback_and_csv_are_written(course):
     for student in ("ada", "ben", "cy"):
         html = course / "course" / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
@@ -37,6 +39,7 @@ def test_feedback_and_csv_are_written(course):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("course_cycle")
 def test_feedback_shows_messages_not_hidden_code(course):
     html = (course / "course" / "feedback" / "ben" / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()
     assert "still a blank" in html and "add the mean back" in html

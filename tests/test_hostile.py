@@ -71,6 +71,7 @@ def graded_class(tmp_path_factory, mnist_available):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile_class")
 def test_class_grade_grades_every_hostile_student(graded_class):
     course, proc = graded_class
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -78,6 +79,7 @@ def test_class_grade_grades_every_hostile_student(graded_class):
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("hostile_class")
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_nbgrader_scores_each_hostile_case(graded_class, case):
     from nbgrader.api import Gradebook
@@ -93,3 +95,42 @@ def test_nbgrader_scores_each_hostile_case(graded_class, case):
         assert words in feedback
     for secret in ("@points(", "def test_fit", "autograder/checks", "ref.pca_fit("):
         assert secret not in feedback, f"{case.name}: {secret!r} leaked into feedback"
+
+
+def _cell_grades(course, student):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        sub = gb.find_submission("autoencoders", student)
+        return {(nb.name, g.name): (g.score, g.max_score) for nb in sub.notebooks for g in nb.grades}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("hostile_class")
+def test_class_grade_again_gives_the_same_grades(graded_class):
+    """Re-running is idempotent: the same grades, none left over from the first run."""
+    course, _ = graded_class
+    before = _cell_grades(course, "wrong_answers")
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "class-grade", str(course), "autoencoders",
+                           "--student", "wrong_answers", "--json"], capture_output=True, text=True, env=_env(),
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    outcome = json.loads(proc.stdout)
+    assert [o["student"] for o in outcome] == ["wrong_answers"] and outcome[0]["ok"]
+    assert _cell_grades(course, "wrong_answers") == before
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("hostile_class")
+def test_class_grade_refuses_a_kernel_without_the_grader(graded_class, tmp_path):
+    """If the grading kernel cannot import autograder, nothing is graded and the exit code says so."""
+    course, _ = graded_class
+    kernels = tmp_path / "kernels" / "python3"
+    kernels.mkdir(parents=True)
+    (kernels / "kernel.json").write_text(json.dumps({
+        "argv": ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "bare", "language": "python"}))
+    env = {**_env(), "JUPYTER_PATH": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "class-grade", str(course), "autoencoders"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2 and "cannot import the grader" in proc.stderr, proc.stderr
