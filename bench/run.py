@@ -187,13 +187,16 @@ class TreeMemory(Poller):
         self.pid, self.peak_mb = pid, 0.0
 
     def __enter__(self):
-        self.poll()
+        self.sample()
         return super().__enter__()
 
-    def poll(self) -> bool:
+    def sample(self) -> None:
         rss = tree_rss(self.pid)
         if rss is not None:
             self.peak_mb = max(self.peak_mb, rss / 2**20)
+
+    def poll(self) -> bool:
+        self.sample()
         return False
 
 
