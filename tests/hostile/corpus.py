@@ -175,3 +175,30 @@ CASES = [
                         "def pca_decode(Z, mean, components):\n    return Z @ components + mean\n")],
          expect={"pca_encode": (0, "kernel died")}),
 ]
+
+
+def _other_notebook_cases() -> list[Case]:
+    """For every other notebook: a real mistake, a deleted check cell and a check cell edited to print a score.
+
+    The mistake loses points on its own cell; the deleted and edited check cells are restored and keep their
+    points; the notebook's own-results cells ("any") may follow the mistake.
+    """
+    import importlib
+
+    cases = []
+    for module_name in ("linear", "activations", "autoencoder", "training"):
+        module = importlib.import_module(f"tests.submissions.{module_name}")
+        name, (replacements, losing) = next((k, v) for k, v in module.BUGGY.items() if len(v[1]) == 1)
+        lost = next(iter(losing))
+        others = [c for c in module.FUNCTION_CELLS if c != lost]
+        edits = [replace(gid, source) for gid, source in replacements.items()]
+        edits += [delete(others[-1]), replace(others[0], "99.0")]
+        expect = {lost: ("lost", None)}
+        expect.update({c: FULL for c in others})
+        cases.append(Case(f"{module.NOTEBOOK[:2]}_{name}", module.NOTEBOOK,
+                          f"{module.NOTEBOOK}: the mistake '{name}', check cell {others[-1]} deleted and "
+                          f"{others[0]} edited to print 99", edits=edits, expect=expect))
+    return cases
+
+
+CASES += _other_notebook_cases()
