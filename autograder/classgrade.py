@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder import limits
+from autograder.course import tool_env, venv_bin
 
 
 @dataclass
@@ -33,12 +34,6 @@ class StudentOutcome:
     score: float | None = None
     max_score: float | None = None
     reason: str = ""
-
-
-def _env() -> dict:
-    env = limits.grading_env()
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
 
 
 def kernel_precheck(kernel_name: str = "python3") -> str:
@@ -53,7 +48,7 @@ def kernel_precheck(kernel_name: str = "python3") -> str:
     probe = "import autograder, course_utils, autograder.cell; print(autograder.__file__)"
     try:
         # From a neutral folder: a checkout's autograder/ in the working directory must not answer for it.
-        proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=120, env=_env(),
+        proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=120, env=tool_env(),
                               cwd=tempfile.gettempdir())
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"the {kernel_name!r} kernel's Python ({python}) could not be started: {exc}"
@@ -81,10 +76,10 @@ def _scores(course: Path, assignment: str, student: str, db_url: str | None) -> 
 def grade_student(course: Path, assignment: str, student: str, timeout: float, db_url: str | None = None
                   ) -> StudentOutcome:
     start = time.perf_counter()
-    cmd = [str(Path(sys.executable).parent / "nbgrader"), "autograde", assignment, "--student", student, "--force"]
+    cmd = [venv_bin("nbgrader"), "autograde", assignment, "--student", student, "--force"]
     if db_url:
         cmd.append(f"--CourseDirectory.db_url={db_url}")
-    proc = subprocess.Popen(cmd, cwd=course, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    proc = subprocess.Popen(cmd, cwd=course, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)

@@ -24,11 +24,14 @@ from autograder.runner import REPO_ROOT, SOLUTIONS
 ASSIGNMENT = "autoencoders"
 COURSE_ID = "autoencoders-demo"
 
-def _bin(name: str) -> str:
+def venv_bin(name: str) -> str:
+    """A command of this Python's environment (nbgrader, jupyter...)."""
     return str(Path(sys.executable).parent / name)
 
 
-def _env() -> dict:
+def tool_env() -> dict:
+    """The environment for nbgrader subprocesses: the grading limits, this environment's bin first on PATH
+    (nbgrader's gradebook shells out to alembic)."""
     env = limits.grading_env()
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
@@ -36,7 +39,7 @@ def _env() -> dict:
 
 def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run one nbgrader command; on failure show its output and raise."""
-    proc = subprocess.run([_bin("nbgrader"), *args], cwd=cwd, env=_env(), capture_output=True, text=True)
+    proc = subprocess.run([venv_bin("nbgrader"), *args], cwd=cwd, env=tool_env(), capture_output=True, text=True)
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
         raise RuntimeError(f"nbgrader {' '.join(args)} failed with exit code {proc.returncode}")
