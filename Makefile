@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 
-# A local MNIST copy beside the project (../shared/data) is used when it exists; see course_utils/data.py.
+# A local MNIST copy beside the project (../shared/data) is used when it exists; see student/course_utils/data.py.
 SHARED_DATA := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED_DATA)/MNIST/raw),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
@@ -21,14 +21,15 @@ JOBS ?= 2
 
 .PHONY: course test release bench clean
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml student/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e ./student -e '.[dev]'
 	@# rfc3987-syntax is an optional format checker of jsonschema (pulled in by jupyter-events) that nothing
 	@# here uses; importing it costs about a second of every nbgrader command's start-up.
 	$(BIN)/python -m pip uninstall -y -q rfc3987-syntax || true
-	$(BIN)/autograder install-kernel
+	@# The grader starts its own kernels; the environment's python3 kernel stays ipykernel's own.
+	$(BIN)/python -m ipykernel install --sys-prefix > /dev/null
 	touch $@
 
 course: $(VENV)/.installed

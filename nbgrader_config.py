@@ -1,28 +1,20 @@
-"""nbgrader configuration of the autoencoder unit. Every value here is deliberate; see README.
+"""The kit's nbgrader settings: safe to load in a whole course (``load_subconfig`` from the course's config).
 
-Run nbgrader commands from this folder (or load this file from a course's own config with
-``c.merge(...)``/``load_subconfig``): ``solutions/`` is the source, ``assignments/`` the release.
+Each setting below swaps one of nbgrader's own preprocessors for the kit's subclass, or adds a kit
+preprocessor, at the same place in nbgrader's default lists. The kit's preprocessors act on kit
+notebooks only (a source notebook whose metadata has an ``autograder`` entry); every other
+notebook in the course is generated, autograded and given feedback exactly as by plain nbgrader.
+Nothing here sets folders, the course id, time limits or file filters: those stay the course's.
+See docs/instructor-guide.md, "Using the kit in an existing course".
 """
-import os
-
-from autograder import limits
-
 c = get_config()  # noqa: F821 (provided by nbgrader)
 
-c.CourseDirectory.course_id = os.environ.get("COURSE_ID", "autoencoders-unit")
-c.CourseDirectory.source_directory = "solutions"
-c.CourseDirectory.release_directory = "assignments"
-# Only notebooks (and nothing a student must not see) are copied into the release.
-# (and the exchange's own files: without them collect drops submission times and release_feedback fails)
-c.CourseDirectory.include = ["*.ipynb", "timestamp.txt", "submission_secret.txt"]
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.py", "*.json"]
-
-# Blanks raise NotImplementedError naming their function.
+# generate_assignment: in kit notebooks, blanks raise NotImplementedError naming their function.
 c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.IncludeHeaderFooter",
     "nbgrader.preprocessors.InstantiateTests",
     "nbgrader.preprocessors.LockCells",
-    "autograder.nbgrader_ext.NamedClearSolutions",
+    "autograder.nbgrader_ext.NamedClearSolutions",  # nbgrader's ClearSolutions
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.CheckCellMetadata",
     "nbgrader.preprocessors.ComputeChecksums",
@@ -32,31 +24,21 @@ c.GenerateAssignment.preprocessors = [
     "nbgrader.preprocessors.ComputeChecksums",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-c.ClearSolutions.code_stub = {"python": '# YOUR CODE HERE\nraise NotImplementedError("Student exercise: {blank}")'}
-c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
-# Autograding: restore deleted test cells, keep grading after a hung cell, time limits, and a check
-# cell that ends without a valid score scores 0 (nbgrader would give it full marks).
-c.OverwriteCells.add_missing_cells = True
+# autograde, sanitize step: a kit notebook's protected cells are restored from the source first.
 c.Autograde.sanitize_preprocessors = [
-    "autograder.nbgrader_ext.RestoreFromSource",  # before nbgrader's own: see its docstring
+    "autograder.nbgrader_ext.RestoreFromSource",  # added
     "nbgrader.preprocessors.ClearOutput",
     "nbgrader.preprocessors.DeduplicateIds",
     "nbgrader.preprocessors.OverwriteKernelspec",
     "nbgrader.preprocessors.OverwriteCells",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
-# ResilientExecute: a cell that hangs past its limit (even ignoring SIGINT) or kills the kernel gets an
-# error; the kernel is restarted, earlier cells are replayed, and grading goes on with the next cell.
-for name in ("Execute", "ResilientExecute"):
-    c[name].timeout = limits.CELL_TIMEOUT
-    c[name].interrupt_on_timeout = True
-    c[name].raise_on_iopub_timeout = False
-    c[name].iopub_timeout = 10
-    c[name].extra_arguments = ["--IPKernelApp.log_level=ERROR"]
+# autograde, grading step: kit notebooks run on the kit's trusted executor (verified check cells,
+# restart after a hung or crashing cell, memory cap); a kit check cell without a valid score scores 0.
 c.Autograde.autograde_preprocessors = [
-    "autograder.nbgrader_ext.ResilientExecute",
-    "autograder.nbgrader_ext.RequireScore",
+    "autograder.nbgrader_ext.KitExecute",  # nbgrader's Execute
+    "autograder.nbgrader_ext.RequireScore",  # added
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -65,9 +47,9 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 
-# Feedback keeps each check's message and loses the grader's code and tracebacks.
+# generate_feedback: a kit notebook's feedback keeps each check's message and loses the grader's code.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "autograder.nbgrader_ext.StripFeedback",
+    "autograder.nbgrader_ext.StripFeedback",  # added
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

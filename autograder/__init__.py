@@ -1,18 +1,12 @@
-"""The hidden side of the autoencoder unit: checks, notebook grading, nbgrader glue.
+"""The hidden side of the autoencoder unit: checks, the trusted executor, nbgrader glue.
 
-A check cell in a notebook calls :func:`grade` with its grade id and ``globals()``; the
-value it returns is the cell's points. ``autograder grade NOTEBOOK`` grades one notebook
-from the command line. Students never receive this package.
+Students never receive this package: their environment holds only ``course_utils`` (student/).
+A check cell in a notebook is one line; the kit's executor (:mod:`autograder.executor`) runs the
+cell's hidden checks (:mod:`autograder.checks`, pytest test functions) in the grading kernel
+(:mod:`autograder.kernel`), verifies the signed result and writes the score nbgrader reads.
+``autograder grade NOTEBOOK`` grades one notebook from the command line.
 
 Importing the package is cheap (no torch): nbgrader loads it with every command's config.
 """
 
-__all__ = ["grade"]
-__version__ = "0.1.0"
-
-
-def grade(cell_id: str, namespace: dict) -> float:
-    """Run the hidden checks of one cell against the notebook's ``globals()``; returns the points."""
-    from autograder.cell import grade as run
-
-    return run(cell_id, namespace)
+__version__ = "0.2.0"

@@ -19,7 +19,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import limits
@@ -34,28 +34,23 @@ class StudentOutcome:
     score: float | None = None
     max_score: float | None = None
     reason: str = ""
+    review: list[str] = field(default_factory=list)  # audit flags and cells not graded (tampering suspected)
 
 
-def kernel_precheck(kernel_name: str = "python3") -> str:
-    """'' when the grading kernel imports the grader; otherwise what is wrong."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
+def kernel_precheck() -> str:
+    """'' when a grading kernel can load the grader and its data here; otherwise what is wrong."""
+    probe = "from autograder import heldout, incell, kernel, registry; registry.table(); heldout.preload()"
+    python = str(Path(venv_bin("nbgrader")).parent / "python")
     try:
-        spec = KernelSpecManager().get_kernel_spec(kernel_name)
-    except NoSuchKernel:
-        return f"there is no {kernel_name!r} kernel for nbgrader to run the notebooks in"
-    python = spec.argv[0]
-    probe = "import autograder, course_utils, autograder.cell; print(autograder.__file__)"
-    try:
-        # From a neutral folder: a checkout's autograder/ in the working directory must not answer for it.
-        proc = subprocess.run([python, "-c", probe], capture_output=True, text=True, timeout=120, env=tool_env(),
+        # From a neutral folder and isolated, as the executor starts grading kernels.
+        proc = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, timeout=300, env=tool_env(),
                               cwd=tempfile.gettempdir())
     except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"the {kernel_name!r} kernel's Python ({python}) could not be started: {exc}"
+        return f"the grading Python ({python}) could not be started: {exc}"
     if proc.returncode != 0:
         last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return (f"the {kernel_name!r} kernel ({python}) cannot import the grader ({last}); install the kit "
-                f"there (pip install -e '.[grade]') or point the kernel at the kit's environment")
+        return (f"a grading kernel could not load the grader or its data ({last[:300]}); install the kit in "
+                f"{Path(python).parent.parent} (pip install ./student '.[grade]') and set COURSE_DATA_DIR")
     return ""
 
 
@@ -73,10 +68,12 @@ def _scores(course: Path, assignment: str, student: str, db_url: str | None) -> 
         return float(sub.score), float(sub.max_score)
 
 
-def grade_student(course: Path, assignment: str, student: str, timeout: float, db_url: str | None = None
-                  ) -> StudentOutcome:
+def grade_student(course: Path, assignment: str, student: str, timeout: float, db_url: str | None = None,
+                  fingerprints=None) -> StudentOutcome:
     start = time.perf_counter()
     cmd = [venv_bin("nbgrader"), "autograde", assignment, "--student", student, "--force"]
+    if fingerprints is not None:  # what the grader's files and the data were before any student's code ran
+        cmd += [f"--KitExecute.expected_code={fingerprints.code}", f"--KitExecute.expected_data={fingerprints.data}"]
     if db_url:
         cmd.append(f"--CourseDirectory.db_url={db_url}")
     proc = subprocess.Popen(cmd, cwd=course, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -99,7 +96,10 @@ def grade_student(course: Path, assignment: str, student: str, timeout: float, d
         score, max_score = _scores(course, assignment, student, db_url)
     except Exception as exc:
         return StudentOutcome(student, False, seconds, reason=f"graded, but no grade found: {exc}")
-    return StudentOutcome(student, True, seconds, score, max_score)
+    from autograder.review import review_folder
+
+    review = [line for r in review_folder(course / "autograded" / student / assignment) for line in r.lines()]
+    return StudentOutcome(student, True, seconds, score, max_score, review=review)
 
 
 def class_grade(course: Path, assignment: str, jobs: int = 1, timeout: float | None = None,
@@ -116,13 +116,16 @@ def class_grade(course: Path, assignment: str, jobs: int = 1, timeout: float | N
               f"(run `nbgrader collect {assignment}` first)", file=sys.stderr)
         return 2, []
     timeout = timeout or float(limits.NOTEBOOK_TIMEOUT) * 2
+    from autograder.executor import Fingerprints
+
+    fingerprints = Fingerprints()
     outcomes: list[StudentOutcome] = []
     from tqdm.auto import tqdm
 
     bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", disable=not progress,
                file=sys.stderr)
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    futures = {pool.submit(grade_student, course, assignment, s, timeout, db_url): s for s in students}
+    futures = {pool.submit(grade_student, course, assignment, s, timeout, db_url, fingerprints): s for s in students}
     try:
         for future in as_completed(futures):
             outcomes.append(future.result())
@@ -142,12 +145,18 @@ def class_grade(course: Path, assignment: str, jobs: int = 1, timeout: float | N
 
 
 def table(outcomes: list[StudentOutcome]) -> str:
-    lines = [f"{'student':<20} {'status':<8} {'score':>14} {'time':>7}  reason", "-" * 72]
+    lines = [f"{'student':<20} {'status':<8} {'score':>14} {'time':>7}  {'review':<14} reason", "-" * 86]
     for o in outcomes:
         score = f"{o.score:g} / {o.max_score:g}" if o.ok else "-"
-        lines.append(f"{o.student:<20} {'graded' if o.ok else 'FAILED':<8} {score:>14} {o.seconds:>6.0f}s  {o.reason}")
+        review = f"NEEDS REVIEW ({len(o.review)})" if o.review else ""
+        lines.append(f"{o.student:<20} {'graded' if o.ok else 'FAILED':<8} {score:>14} {o.seconds:>6.0f}s  "
+                     f"{review:<14} {o.reason}")
     graded = sum(o.ok for o in outcomes)
-    lines.append(f"{graded} graded, {len(outcomes) - graded} failed")
+    flagged = [o for o in outcomes if o.review]
+    lines.append(f"{graded} graded, {len(outcomes) - graded} failed, {len(flagged)} need review")
+    for o in flagged:
+        lines.append(f"\n{o.student} needs review (the score stands until a person decides):")
+        lines.extend(f"  {line}" for line in o.review)
     return "\n".join(lines)
 
 

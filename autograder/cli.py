@@ -4,7 +4,8 @@
     autograder release                 regenerate assignments/ from solutions/ with nbgrader
     autograder course [--keep DIR]     the full nbgrader course cycle on sample students
     autograder class-grade COURSE ASSIGNMENT [-j N]   autograde a whole class through nbgrader
-    autograder install-kernel          make this environment's python3 kernel the memory-capped one
+    autograder sync [--check]          write the check cells and their points from the hidden checks
+    autograder test-checks NOTEBOOK [PYTEST ARGS]     run the hidden checks with pytest against a notebook
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def _grade(args) -> int:
         print(json.dumps(result.to_dict()))
     else:
         print(notebook_table(result))
-        for note in getattr(result, "notes", []):
+        for note in result.notes:
             print(f"note: {note}")
     return 0
 
@@ -52,11 +53,16 @@ def _class_grade(args) -> int:
     return class_grade_main(args)
 
 
-def _install_kernel(args) -> int:
-    from autograder.kernel import install
+def _sync(args) -> int:
+    from autograder.sync import main as sync_main
 
-    print(f"installed the grading kernel in {install(args.prefix)}")
-    return 0
+    return sync_main(args)
+
+
+def _test_checks(args) -> int:
+    from autograder.pytest_plugin import run_pytest
+
+    return run_pytest(args.notebook, args.pytest_args)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,9 +93,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     p.set_defaults(func=_class_grade)
 
-    p = sub.add_parser("install-kernel", help="make this environment's python3 kernel the memory-capped one")
-    p.add_argument("--prefix", help="environment prefix (default: this Python's)")
-    p.set_defaults(func=_install_kernel)
+    p = sub.add_parser("sync", help="write the check cells and their points from the hidden checks")
+    p.add_argument("notebooks", nargs="*", help="source notebooks (default: every notebook in solutions/)")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook is out of date")
+    p.set_defaults(func=_sync)
+
+    p = sub.add_parser("test-checks", help="run the hidden checks with pytest against a notebook",
+                       description="Runs `pytest autograder/checks --notebook NOTEBOOK [PYTEST ARGS]`: the hidden "
+                                   "checks of that notebook's cells, with pytest's options (-k, -x, --pdb, -v).")
+    p.add_argument("notebook", help="a source notebook or a student's copy")
+    p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
+    p.set_defaults(func=_test_checks)
 
     args = parser.parse_args(argv)
     return args.func(args)

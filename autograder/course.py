@@ -46,10 +46,24 @@ def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
     return proc
 
 
+# The kit's own folders, when this repository is used as a course: source notebooks in solutions/, the
+# release in assignments/. (nbgrader_config.py holds only settings that are safe in any course.)
+REPO_COURSE = ["--CourseDirectory.source_directory=solutions", "--CourseDirectory.release_directory=assignments"]
+
+
 def generate_release(out: Path | None = None, root: Path = REPO_ROOT) -> Path:
-    """Regenerate the student release from ``solutions/`` (into ``assignments/`` or ``out``)."""
+    """Sync the check cells with the checks, then regenerate the student release from ``solutions/``
+    (into ``assignments/`` or ``out``)."""
+    from autograder.sync import SyncError, sync
+
+    try:
+        for change in sync(sorted((root / "solutions").rglob("*.ipynb"))):
+            print(f"sync: {change}")
+    except SyncError as exc:
+        raise RuntimeError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="release-db-") as tmp:
-        args = ["generate_assignment", ASSIGNMENT, "--force", f"--CourseDirectory.db_url=sqlite:///{tmp}/gb.db"]
+        args = ["generate_assignment", ASSIGNMENT, "--force", f"--CourseDirectory.db_url=sqlite:///{tmp}/gb.db",
+                *REPO_COURSE]
         if out is not None:
             args.append(f"--CourseDirectory.release_directory={Path(out).resolve()}")
         nbgrader(*args, cwd=root)
@@ -57,9 +71,10 @@ def generate_release(out: Path | None = None, root: Path = REPO_ROOT) -> Path:
 
 
 COURSE_CONFIG = '''c = get_config()
-load_subconfig({repo_config!r})
+load_subconfig({repo_config!r})  # the kit's settings: safe in any course
 c.CourseDirectory.root = {root!r}
 c.CourseDirectory.course_id = {course!r}
+c.CourseDirectory.source_directory = "solutions"
 c.CourseDirectory.db_url = "sqlite:///" + {db!r}
 c.Exchange.root = {exchange!r}
 '''

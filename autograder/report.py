@@ -8,11 +8,19 @@ MIME = "application/vnd.autograder.cell+json"
 
 @dataclass
 class CheckResult:
-    name: str
+    name: str  # what the check checks (its docstring's first line)
     passed: bool
     points: float
     max_points: float
     message: str = ""
+    check: str = ""  # pytest's name for it: test_fit_mean, test_values[relu]
+
+
+# A cell's status: only "graded" cells count. "tampered": the grader found the kernel rigged and ran
+# nothing; "unverified": the executor got no result it could verify (tampering suspected); "not run":
+# the kernel died or ran out of time before the checks could run.
+GRADED, TAMPERED, UNVERIFIED, NOT_RUN = "graded", "tampered", "unverified", "not run"
+SUSPECT = (TAMPERED, UNVERIFIED)
 
 
 @dataclass
@@ -22,17 +30,25 @@ class CellResult:
     max_score: float
     checks: list[CheckResult] = field(default_factory=list)
     note: str = ""
+    status: str = GRADED
+
+    @property
+    def verified(self) -> bool:
+        return self.status == GRADED
 
     def to_dict(self) -> dict:
         data = asdict(self)
+        data["verified"] = self.verified
         if not data["note"]:
             data.pop("note")
         return data
 
     @classmethod
     def from_dict(cls, data: dict) -> "CellResult":
+        known = CheckResult.__dataclass_fields__
         return cls(grade_id=str(data["grade_id"]), score=float(data["score"]), max_score=float(data["max_score"]),
-                   checks=[CheckResult(**c) for c in data.get("checks", [])], note=str(data.get("note", "")))
+                   checks=[CheckResult(**{k: v for k, v in c.items() if k in known}) for c in data.get("checks", [])],
+                   note=str(data.get("note", "")), status=str(data.get("status", GRADED)))
 
 
 @dataclass
@@ -41,6 +57,11 @@ class NotebookResult:
     cells: list[CellResult]
     manual: list[dict] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    flags: list[dict] = field(default_factory=list)  # the static audit's findings (autograder.audit.Flag)
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.flags) or any(c.status in SUSPECT for c in self.cells)
 
     @property
     def score(self) -> float:
@@ -57,6 +78,8 @@ class NotebookResult:
             data["manual"] = self.manual
         if self.notes:
             data["notes"] = self.notes
+        data["flags"] = self.flags
+        data["needs_review"] = self.needs_review
         return data
 
 
@@ -64,8 +87,15 @@ def fmt(x: float) -> str:
     return f"{x:g}"
 
 
+def flag_text(flag: dict, notebook: str = "") -> str:
+    """One static-audit finding, as TAs read it."""
+    where = f"{notebook} " if notebook else ""
+    return f"needs review: {where}cell {flag['cell']}, line {flag['line']}: {flag['reason']}: {flag['code']}"
+
+
 def cell_lines(cell: CellResult) -> list[str]:
-    lines = [f"{cell.grade_id}: {fmt(cell.score)} / {fmt(cell.max_score)} points"]
+    state = "" if cell.verified else f" (NOT GRADED: {cell.status})"
+    lines = [f"{cell.grade_id}: {fmt(cell.score)} / {fmt(cell.max_score)} points{state}"]
     if cell.note:
         lines.append(f"  ! {cell.note}")
     for check in cell.checks:
@@ -82,4 +112,5 @@ def notebook_table(result: NotebookResult) -> str:
         lines.extend(cell_lines(cell))
     for item in result.manual:
         lines.append(f"{item['grade_id']}: manual grading ({fmt(item['max_score'])} points, not counted above)")
+    lines.extend(flag_text(flag) for flag in result.flags)
     return "\n".join(lines)

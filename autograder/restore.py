@@ -12,19 +12,8 @@ import uuid
 
 import nbformat
 
-
-def _nbgrader(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
-
-
-def _grade_id(cell) -> str | None:
-    return _nbgrader(cell).get("grade_id")
-
-
-def is_protected(cell) -> bool:
-    """Cells the student may not change: locked ones and check (grade, non-solution) cells."""
-    meta = _nbgrader(cell)
-    return bool(meta.get("locked")) or (bool(meta.get("grade")) and not meta.get("solution"))
+from autograder.cells import grade_id as _grade_id
+from autograder.cells import is_protected
 
 
 def restore(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) -> tuple[nbformat.NotebookNode, list[str]]:
@@ -103,5 +92,9 @@ def restore(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) ->
         if "id" in cell and cell["id"] in ids:
             cell["id"] = uuid.uuid4().hex[:8]
         ids.add(cell.get("id"))
-    nb.metadata["kernelspec"] = copy.deepcopy(source.metadata.get("kernelspec", nb.metadata.get("kernelspec", {})))
+    kernelspec = source.metadata.get("kernelspec") or nb.metadata.get("kernelspec")
+    if kernelspec:  # an empty one makes the notebook invalid: nbconvert then refuses to run it at all
+        nb.metadata["kernelspec"] = copy.deepcopy(kernelspec)
+    else:
+        nb.metadata.pop("kernelspec", None)
     return nb, notes

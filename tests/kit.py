@@ -1,11 +1,12 @@
-"""Helpers the kit's tests share: build a student's namespace from a notebook, run checks."""
+"""Helpers the kit's tests share: the notebooks, and small notebooks built cell by cell."""
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
 
 import nbformat
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from autograder.cells import KIT_KEY, check_cells, check_line, nbgrader_meta  # noqa: F401 (re-exported)
 
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions" / "autoencoders"
@@ -20,49 +21,51 @@ def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
 
 
-def nbgrader_meta(cell) -> dict:
-    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+# ---------------------------------------------------------------- small nbgrader notebooks for unit tests
+def _meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: float | None = None) -> dict:
+    meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution,
+            "task": False}
+    if points is not None:
+        meta["points"] = points
+    return {"nbgrader": meta}
 
 
-def check_cells(nb) -> dict[str, float]:
-    """grade_id -> points of every autograded check cell."""
-    return {nbgrader_meta(c)["grade_id"]: float(nbgrader_meta(c)["points"]) for c in nb.cells
-            if c.cell_type == "code" and nbgrader_meta(c).get("grade") and not nbgrader_meta(c).get("solution")}
+def md(text: str, grade_id: str | None = None):
+    cell = new_markdown_cell(text)
+    if grade_id:
+        cell.metadata.update(_meta(grade_id, grade=False, solution=False, locked=True))
+    return cell
 
 
-def build_namespace(notebook: Path, replace: dict[str, str] | None = None, setup_id: str = "setup") -> dict:
-    """Run a notebook's setup cell and its answer cells (with ``replace`` swapped in) in-process.
-
-    This is the student's namespace as the check cells would see it, without the notebook's
-    longer experiments: fast enough to grade many buggy variants of each function.
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    replace = dict(replace or {})
-    nb = read(notebook)
-    ns: dict = {"__name__": "__main__"}
-    with contextlib.redirect_stdout(io.StringIO()):
-        for cell in nb.cells:
-            meta = nbgrader_meta(cell)
-            gid = meta.get("grade_id")
-            if cell.cell_type != "code" or not (gid == setup_id or meta.get("solution")):
-                continue
-            source = replace.pop(gid, cell.source)
-            exec(compile(source, f"<{notebook.name}:{gid}>", "exec"), ns)
-    plt.close("all")
-    assert not replace, f"unknown answer cells {sorted(replace)} in {notebook.name}"
-    return ns
+def code(source: str, grade_id: str | None = None):
+    cell = new_code_cell(source)
+    if grade_id:
+        cell.metadata.update(_meta(grade_id, grade=False, solution=False, locked=True))
+    return cell
 
 
-def grade_cells(ns: dict, cell_ids) -> dict[str, "object"]:
-    """Run the hidden checks of each cell against ``ns``: grade_id -> CellResult."""
-    import tempfile
+def solution(source: str, grade_id: str):
+    cell = new_code_cell(source)
+    cell.metadata.update(_meta(grade_id, grade=False, solution=True, locked=False))
+    return cell
 
-    from autograder.cell import run_cell
 
-    # Checks refuse to run where an autograder/ folder sits in the working directory (a shadow).
-    with tempfile.TemporaryDirectory() as tmp, contextlib.chdir(tmp), contextlib.redirect_stdout(io.StringIO()):
-        return {cid: run_cell(cid, ns) for cid in cell_ids}
+def check(grade_id: str, points: float, source: str | None = None):
+    cell = new_code_cell(check_line(grade_id, points) if source is None else source)
+    cell.metadata.update(_meta(grade_id, grade=True, solution=False, locked=True, points=points))
+    return cell
+
+
+def think(grade_id: str, points: float, answer: str = "YOUR ANSWER HERE"):
+    cell = new_markdown_cell(answer)
+    cell.metadata.update(_meta(grade_id, grade=True, solution=True, locked=False, points=points))
+    return cell
+
+
+def notebook(cells: list, kit: bool = True) -> nbformat.NotebookNode:
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    nb.metadata["language_info"] = {"name": "python"}
+    if kit:
+        nb.metadata[KIT_KEY] = {"unit": "autoencoders"}
+    return nb

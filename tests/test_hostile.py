@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from tests.hostile.corpus import CASES
+from tests.hostile.forgery import STEAL
 from tests.kit import SOLUTIONS, check_cells, read
 
 CELL_TIMEOUT = "20"  # seconds; the runaway cells cost this each, the honest cells need a few
@@ -29,6 +30,18 @@ def _expected(case):
         yield cell, want, words, points
 
 
+def _review_text(result) -> str:
+    """What `autograder grade --json` gives a person to review: audit flags and cells not graded."""
+    lines = [f"{f['reason']}: {f['code']}" for f in result["flags"]]
+    lines += [c.get("note", "") for c in result["cells"] if not c["verified"]]
+    return "\n".join(lines)
+
+
+def _assert_flagged(case, text):
+    for words in case.flags:
+        assert words in text, f"{case.name}: {words!r} not among the review flags:\n{text}"
+
+
 def _assert_cell(case, cell, got, want, words, message_text):
     if isinstance(want, tuple):
         assert want[0] <= got <= want[1], f"{case.name}/{cell}: {got} not in {want}\n{message_text}"
@@ -41,16 +54,31 @@ def _assert_cell(case, cell, got, want, words, message_text):
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=lambda c: c.name)
 def test_autograder_grade_scores_each_hostile_case(case, tmp_path, mnist_available):
-    path = case.write(tmp_path / case.name)
-    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(path), "--json"],
-                          capture_output=True, text=True, env=_env(), timeout=900)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    result = json.loads(proc.stdout)
+    result = _grade(case, tmp_path)
     cells = {c["grade_id"]: c for c in result["cells"]}
     for cell, want, words, _ in _expected(case):
         got = cells[cell]
         text = got.get("note", "") + "\n" + "\n".join(c["message"] for c in got["checks"])
         _assert_cell(case, cell, got["score"], want, words, text)
+    if case.flags:
+        assert result["needs_review"], case.name
+        _assert_flagged(case, _review_text(result))
+
+
+def _grade(case, tmp_path) -> dict:
+    path = case.write(tmp_path / case.name)
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(path), "--json"],
+                          capture_output=True, text=True, env=_env(), timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return json.loads(proc.stdout)
+
+
+@pytest.mark.slow
+def test_a_stolen_signing_key_is_not_prevented_but_flagged(tmp_path, mnist_available):
+    """docs/ta-guide.md, "Threat model": introspecting the kernel to sign a forged result is detected, not prevented."""
+    result = _grade(STEAL, tmp_path)
+    assert result["needs_review"]
+    _assert_flagged(STEAL, _review_text(result))
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +91,7 @@ def graded_class(tmp_path_factory, mnist_available):
     course = make_course(root / "course", only=notebooks)
     nbgrader("generate_assignment", ASSIGNMENT, "--force", cwd=course)
     nbgrader("release_assignment", ASSIGNMENT, "--force", cwd=course)
-    for case in CASES:
+    for case in CASES + [STEAL]:
         home = make_student(root / "students" / case.name, case.name, course / "exchange")
         nbgrader("fetch_assignment", ASSIGNMENT, cwd=home)
         for other in (home / ASSIGNMENT).glob("*.ipynb"):  # each student hands in only the case's notebook
@@ -83,7 +111,13 @@ def graded_class(tmp_path_factory, mnist_available):
 def test_class_grade_grades_every_hostile_student(graded_class):
     course, proc = graded_class
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"{len(CASES)} graded, 0 failed" in proc.stdout
+    assert f"{len(CASES) + 1} graded, 0 failed" in proc.stdout
+    rows = {line.split()[0]: line for line in proc.stdout.splitlines() if line.split()}
+    for case in CASES + [STEAL]:
+        if case.flags:
+            assert "NEEDS REVIEW" in rows[case.name], rows[case.name]
+            review = proc.stdout.split(f"\n{case.name} needs review", 1)[1].split("\n\n", 1)[0]
+            _assert_flagged(case, review)
 
 
 @pytest.mark.slow
@@ -102,7 +136,7 @@ def test_nbgrader_scores_each_hostile_case(graded_class, case):
     if words := case.expect.get("pca_fit", (None, None))[1]:
         assert words in feedback
     assert "still a blank" in feedback or "PASS" in feedback or "FAIL" in feedback or "not graded" in feedback
-    for secret in ("@points(", "def test_fit", "autograder/checks", "ref.pca_fit("):
+    for secret in ("pytest.mark.points(", "def test_fit", "autograder/checks", "ref.pca_fit("):
         assert secret not in feedback, f"{case.name}: {secret!r} leaked into feedback"
 
 
@@ -131,15 +165,14 @@ def test_class_grade_again_gives_the_same_grades(graded_class):
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("hostile_class")
-def test_class_grade_refuses_a_kernel_without_the_grader(graded_class, tmp_path):
-    """If the grading kernel cannot import autograder, nothing is graded and the exit code says so."""
+def test_class_grade_refuses_to_grade_where_the_grader_cannot_load(graded_class, tmp_path):
+    """No MNIST for the grader: nothing is graded (no student would get a fair score), and the exit code says so."""
     course, _ = graded_class
-    kernels = tmp_path / "kernels" / "python3"
-    kernels.mkdir(parents=True)
-    (kernels / "kernel.json").write_text(json.dumps({
-        "argv": ["/usr/bin/python3", "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "bare", "language": "python"}))
-    env = {**_env(), "JUPYTER_PATH": str(tmp_path)}
+    before = _cell_grades(course, "wrong_answers")
+    env = {**_env(), "COURSE_DATA_DIR": str(tmp_path / "empty"), "COURSE_CACHE_DIR": str(tmp_path / "cache"),
+           "COURSE_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "class-grade", str(course), "autoencoders"],
                           capture_output=True, text=True, env=env, timeout=300)
-    assert proc.returncode == 2 and "cannot import the grader" in proc.stderr, proc.stderr
+    assert proc.returncode == 2 and "could not load the grader or its data" in proc.stderr, proc.stderr
+    assert "MNIST" in proc.stderr
+    assert _cell_grades(course, "wrong_answers") == before

@@ -17,11 +17,11 @@ def grade_json(path, *extra):
 
 
 def _schema(result):
-    assert set(result) >= {"notebook", "score", "max_score", "cells"}
+    assert set(result) >= {"notebook", "score", "max_score", "cells", "flags", "needs_review"}
     for cell in result["cells"]:
-        assert set(cell) >= {"grade_id", "score", "max_score", "checks"}
+        assert set(cell) >= {"grade_id", "score", "max_score", "checks", "status", "verified"}
         for check in cell["checks"]:
-            assert set(check) == {"name", "passed", "points", "max_points", "message"}
+            assert set(check) == {"name", "passed", "points", "max_points", "message", "check"}
             assert isinstance(check["passed"], bool) and isinstance(check["message"], str)
 
 
@@ -34,6 +34,7 @@ def test_solution_earns_full_marks(notebook, mnist_available):
     assert {c["grade_id"]: c["max_score"] for c in result["cells"]} == expected
     failed = [(c["grade_id"], k["name"], k["message"]) for c in result["cells"] for k in c["checks"] if not k["passed"]]
     assert result["score"] == result["max_score"] == sum(expected.values()), failed
+    assert all(c["verified"] for c in result["cells"]) and not result["needs_review"], result["flags"]
 
 
 @pytest.mark.slow
@@ -46,6 +47,7 @@ def test_untouched_release_earns_zero_cleanly(notebook, mnist_available):
     assert messages and all(m for m in messages), "every failed check has a message"
     assert any("still a blank" in m for m in messages)
     assert not any("Traceback" in m or 'File "' in m for m in messages), "no raw tracebacks in messages"
+    assert all(c["verified"] for c in result["cells"]) and not result["needs_review"], result["flags"]
 
 
 def test_cli_cannot_grade_says_why(tmp_path):

@@ -3,7 +3,7 @@ import copy
 
 from nbformat.v4 import new_code_cell, new_markdown_cell
 
-from autograder.authoring import check, code, md, notebook, solution
+from tests.kit import check, code, md, notebook, solution
 from autograder.restore import restore
 
 
@@ -69,3 +69,14 @@ def test_student_cells_without_metadata_are_kept():
     nb, _ = restore(sub, src)
     assert "print('my own experiment')" in [c.source for c in nb.cells]
     assert nb.cells[0].source == "my notes"
+
+
+def test_a_notebook_without_kernelspec_stays_valid():
+    """A script-made source and a student copy never saved in Jupyter: no kernelspec is better than an empty one."""
+    import nbformat
+
+    src = source_nb()
+    del src.metadata["kernelspec"]
+    nb, _ = restore(copy.deepcopy(src), src)
+    assert "kernelspec" not in nb.metadata
+    nbformat.validate(nb)

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import inspect
 
+import pytest
 import torch
 
 from autograder.checks._torch_calls import calls_any
 from autograder.reference import activations as ref
-from autograder.registry import points
 from autograder.student import StudentError, call, expect_finite, expect_shape, get, plain
 
 EXTREME = [-1e4, -3e3, -710.0, -100.0, -30.0, -5.0, -1.0, -0.25, 0.25, 1.0, 5.0, 30.0, 100.0, 710.0, 3e3, 1e4]
@@ -166,42 +166,33 @@ def _own(ns, name, **kwargs):
                            f"write. Hint: {HINTS[name]}")
 
 
-# ---------------------------------------------------------------- relu
-@points(1, cell="relu")
-def test_relu_values(ns):
-    """matches torch.relu on random and extreme inputs"""
-    _values(ns, "relu")
-    _extreme_values(ns, "relu")
+# ---------------------------------------------------------------- relu, leaky_relu, sigmoid, tanh
+# One family of checks for the four activations, each on its own cell. sigmoid and tanh overflow in
+# the textbook formulas, so their extreme inputs and gradients are checks of their own; relu's and
+# leaky_relu's fold into the value and gradient checks.
+ALL = ["relu", "leaky_relu", "sigmoid", "tanh"]
+SATURATING = ["sigmoid", "tanh"]
+PIECEWISE = ["relu", "leaky_relu"]
+SLOPE = {"leaky_relu": {"negative_slope": 0.1}}  # the non-default slope the other checks use
 
 
-@points(1, cell="relu")
-def test_relu_dtype_shape(ns):
-    """keeps shape and dtype (float32, float64) and leaves its input unchanged"""
-    _dtype_shape(ns, "relu")
+@pytest.mark.points(1, cell="{name}")
+@pytest.mark.parametrize("name", ALL)
+def test_values(ns, name):
+    """matches torch's {name} on random inputs (default arguments)"""
+    _values(ns, name)
+    if name in PIECEWISE:
+        _extreme_values(ns, name)
 
 
-@points(1, cell="relu")
-def test_relu_gradients(ns):
-    """finite gradients that match torch's, and gradcheck passes away from 0"""
-    _extreme_gradients(ns, "relu")
-    _gradcheck(ns, "relu")
+@pytest.mark.points(1, cell="{name}")
+@pytest.mark.parametrize("name", SATURATING)
+def test_extreme_values(ns, name):
+    """finite and correct for |x| up to 1e4 (no overflow)"""
+    _extreme_values(ns, name)
 
 
-@points(1, cell="relu")
-def test_relu_own(ns):
-    """is your own (doesn't call torch.relu)"""
-    _own(ns, "relu")
-
-
-# ---------------------------------------------------------------- leaky_relu
-@points(1, cell="leaky_relu")
-def test_leaky_default(ns):
-    """matches F.leaky_relu with the default slope 0.01"""
-    _values(ns, "leaky_relu")
-    _extreme_values(ns, "leaky_relu")
-
-
-@points(1, cell="leaky_relu")
+@pytest.mark.points(1, cell="leaky_relu")
 def test_leaky_slope(ns):
     """honours negative_slope, by keyword and by position"""
     x = _random_inputs(450, torch.float64)
@@ -212,97 +203,40 @@ def test_leaky_slope(ns):
         _compare("leaky_relu", found, TORCH_FN["leaky_relu"](x, slope), x, f"x, {slope}")
 
 
-@points(1, cell="leaky_relu")
-def test_leaky_dtype_shape(ns):
+@pytest.mark.points(1, cell="{name}")
+@pytest.mark.parametrize("name", ALL)
+def test_dtype_shape(ns, name):
     """keeps shape and dtype (float32, float64) and leaves its input unchanged"""
-    _dtype_shape(ns, "leaky_relu", negative_slope=0.2)
+    _dtype_shape(ns, name, **SLOPE.get(name, {}))
 
 
-@points(1, cell="leaky_relu")
-def test_leaky_gradients(ns):
+@pytest.mark.points(1, cell="{name}")
+@pytest.mark.parametrize("name", PIECEWISE)
+def test_gradients(ns, name):
     """finite gradients that match torch's, and gradcheck passes away from 0"""
-    _extreme_gradients(ns, "leaky_relu", negative_slope=0.1)
-    _gradcheck(ns, "leaky_relu", negative_slope=0.1)
+    _extreme_gradients(ns, name, **SLOPE.get(name, {}))
+    _gradcheck(ns, name, **SLOPE.get(name, {}))
 
 
-@points(1, cell="leaky_relu")
-def test_leaky_own(ns):
-    """is your own (doesn't call F.leaky_relu)"""
-    _own(ns, "leaky_relu", negative_slope=0.1)
-
-
-# ---------------------------------------------------------------- sigmoid
-@points(1, cell="sigmoid")
-def test_sigmoid_values(ns):
-    """matches torch.sigmoid on random inputs"""
-    _values(ns, "sigmoid")
-
-
-@points(1, cell="sigmoid")
-def test_sigmoid_extreme_values(ns):
-    """finite and correct for |x| up to 1e4 (no overflow)"""
-    _extreme_values(ns, "sigmoid")
-
-
-@points(1, cell="sigmoid")
-def test_sigmoid_extreme_gradients(ns):
+@pytest.mark.points(1, cell="{name}")
+@pytest.mark.parametrize("name", SATURATING)
+def test_extreme_gradients(ns, name):
     """finite gradients that match torch's for |x| up to 1e4"""
-    _extreme_gradients(ns, "sigmoid")
+    _extreme_gradients(ns, name)
 
 
-@points(1, cell="sigmoid")
-def test_sigmoid_gradcheck(ns):
+@pytest.mark.points(1, cell="{name}")
+@pytest.mark.parametrize("name", SATURATING)
+def test_gradcheck(ns, name):
     """passes torch.autograd.gradcheck in float64"""
-    _gradcheck(ns, "sigmoid")
+    _gradcheck(ns, name)
 
 
-@points(1, cell="sigmoid")
-def test_sigmoid_dtype_shape(ns):
-    """keeps shape and dtype (float32, float64) and leaves its input unchanged"""
-    _dtype_shape(ns, "sigmoid")
-
-
-@points(1, cell="sigmoid")
-def test_sigmoid_own(ns):
-    """is your own (doesn't call torch.sigmoid)"""
-    _own(ns, "sigmoid")
-
-
-# ---------------------------------------------------------------- tanh
-@points(1, cell="tanh")
-def test_tanh_values(ns):
-    """matches torch.tanh on random inputs"""
-    _values(ns, "tanh")
-
-
-@points(1, cell="tanh")
-def test_tanh_extreme_values(ns):
-    """finite and correct for |x| up to 1e4 (no overflow)"""
-    _extreme_values(ns, "tanh")
-
-
-@points(1, cell="tanh")
-def test_tanh_extreme_gradients(ns):
-    """finite gradients that match torch's for |x| up to 1e4"""
-    _extreme_gradients(ns, "tanh")
-
-
-@points(1, cell="tanh")
-def test_tanh_gradcheck(ns):
-    """passes torch.autograd.gradcheck in float64"""
-    _gradcheck(ns, "tanh")
-
-
-@points(1, cell="tanh")
-def test_tanh_dtype_shape(ns):
-    """keeps shape and dtype (float32, float64) and leaves its input unchanged"""
-    _dtype_shape(ns, "tanh")
-
-
-@points(1, cell="tanh")
-def test_tanh_own(ns):
-    """is your own (doesn't call torch.tanh)"""
-    _own(ns, "tanh")
+@pytest.mark.points(1, cell="{name}")
+@pytest.mark.parametrize("name", ALL)
+def test_own(ns, name):
+    """is your own (doesn't call torch's {name})"""
+    _own(ns, name, **SLOPE.get(name, {}))
 
 
 # ---------------------------------------------------------------- MLP
@@ -360,14 +294,14 @@ def _inputs(seed, n, d):
     return torch.randn(n, d, generator=g)
 
 
-@points(1, cell="mlp")
+@pytest.mark.points(1, cell="mlp")
 def test_mlp_registers_layers(ns):
     """registers one linear layer per pair of sizes, so model.parameters() holds them all"""
     for sizes in ((3, 8, 5, 2), (4, 1), (2, 16, 16, 16, 1)):
         _layer_params(_mlp(ns, sizes, torch.tanh), sizes)
 
 
-@points(1, cell="mlp")
+@pytest.mark.points(1, cell="mlp")
 def test_mlp_activation_between_layers(ns):
     """calls the activation it is given exactly between layers, never after the last"""
     for seed, sizes in enumerate(((3, 8, 5, 2), (4, 1), (2, 6, 6, 6, 3))):
@@ -391,7 +325,7 @@ def test_mlp_activation_between_layers(ns):
             f"parameters in order, found a largest difference of {err:.3g}.")
 
 
-@points(1, cell="mlp")
+@pytest.mark.points(1, cell="mlp")
 def test_mlp_identity_is_affine(ns):
     """with the identity activation the whole MLP is one affine map"""
     sizes = (3, 7, 5, 2)
@@ -408,7 +342,7 @@ def test_mlp_identity_is_affine(ns):
         f"largest difference of {err:.3g}. Hint: forward should apply the layers in order, nothing else.")
 
 
-@points(1, cell="mlp")
+@pytest.mark.points(1, cell="mlp")
 def test_mlp_default_relu(ns):
     """uses your relu when no activation is given"""
     relu = get(ns, "relu")
@@ -431,7 +365,7 @@ def test_mlp_default_relu(ns):
         f"difference of {err:.3g} from that. Hint: def __init__(self, sizes, activation=relu).")
 
 
-@points(1, cell="mlp")
+@pytest.mark.points(1, cell="mlp")
 def test_mlp_all_layers_train(ns):
     """every layer receives finite gradients and an optimizer step changes it"""
     sizes = (3, 8, 8, 2)
@@ -458,7 +392,8 @@ def test_mlp_all_layers_train(ns):
 FIT_STEPS, FIT_LR, FIT_RATIO = 400, 0.01, 0.1
 
 
-@points(1, cell="mlp", timeout=90)
+@pytest.mark.points(1, cell="mlp")
+@pytest.mark.timeout(90)
 def test_mlp_fits_nonlinear(ns):
     """fits two nonlinear targets far better than any linear network can (fixed budget)"""
     for seed, (target, sizes) in enumerate(((ref.wiggle, (1, 32, 32, 1)), (ref.saddle, (2, 32, 32, 1)))):

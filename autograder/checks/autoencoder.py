@@ -19,13 +19,16 @@ import contextlib
 import math
 import time
 
+import pytest
 import torch
 from torch import nn
 
 from autograder.checks import pca as part1
+from autograder.heldout import mnist_flat
+from autograder.heldout.autoencoder import held_out, images
+from autograder.heldout.pca import mnist_split
 from autograder.reference import autoencoder as ref
 from autograder.reference import pca as ref_pca
-from autograder.registry import points
 from autograder.student import StudentError, as_float, call, expect_finite, expect_shape, get, plain
 
 LATENT_SIZES = (2, 8, 32)
@@ -36,12 +39,6 @@ QUALITY_RATIO = 0.95  # the held-out MSE must be at most 95% of PCA's at the sam
 
 
 # ---------------------------------------------------------------- helpers
-def images(n: int, seed: int, flat: bool = True) -> torch.Tensor:
-    """n grader-held MNIST test digits in [0, 1], [n, 784] or [n, 1, 28, 28]."""
-    from course_utils.data import load_mnist_flat
-
-    X, _ = load_mnist_flat("test", n=n, seed=20_000 + seed)
-    return X if flat else X.reshape(n, 1, 28, 28)
 
 
 def _module(ns, name: str, *args, **kwargs) -> nn.Module:
@@ -141,7 +138,7 @@ def pca_test_mse(X_train: torch.Tensor, X_test: torch.Tensor, k: int) -> float:
 
 
 # ---------------------------------------------------------------- Encoder / Decoder
-@points(1, cell="encoder_decoder")
+@pytest.mark.points(1, cell="encoder_decoder")
 def test_encoder_shapes(ns):
     """Encoder(k) maps [n, 784] and [n, 1, 28, 28] digits to [n, k] codes, for k = 2, 8, 32"""
     X = images(16, seed=1)
@@ -154,7 +151,7 @@ def test_encoder_shapes(ns):
                          "flatten image-shaped input first (nn.Flatten() or x.reshape(len(x), -1))")
 
 
-@points(1, cell="encoder_decoder")
+@pytest.mark.points(1, cell="encoder_decoder")
 def test_decoder_shapes(ns):
     """Decoder(k) maps [n, k] codes to [n, 784] images, for k = 2, 8, 32"""
     g = torch.Generator().manual_seed(2)
@@ -165,7 +162,7 @@ def test_decoder_shapes(ns):
                      "the first layer should take latent_dim inputs and the last give 784 outputs")
 
 
-@points(1, cell="encoder_decoder")
+@pytest.mark.points(1, cell="encoder_decoder")
 def test_decoder_range(ns):
     """decoder outputs lie in [0, 1], like the pixels, even for codes far from the data"""
     g = torch.Generator().manual_seed(3)
@@ -180,7 +177,7 @@ def test_decoder_range(ns):
                 f"(0, 1).")
 
 
-@points(1, cell="encoder_decoder")
+@pytest.mark.points(1, cell="encoder_decoder")
 def test_parameter_ceiling(ns):
     """Encoder(32) and Decoder(32) together have at most 3,000,000 parameters (they train on a CPU)"""
     total = n_parameters(_module(ns, "Encoder", 32)) + n_parameters(_module(ns, "Decoder", 32))
@@ -191,7 +188,7 @@ def test_parameter_ceiling(ns):
 
 
 # ---------------------------------------------------------------- Autoencoder
-@points(1, cell="autoencoder")
+@pytest.mark.points(1, cell="autoencoder")
 def test_autoencoder_shapes(ns):
     """Autoencoder(k) has .encoder and .decoder and reconstructs x with x's shape (both layouts, k = 2, 8, 32)"""
     X = images(12, seed=4)
@@ -205,7 +202,7 @@ def test_autoencoder_shapes(ns):
                          "reshape the decoder's [n, 784] output back to x.shape")
 
 
-@points(1, cell="autoencoder")
+@pytest.mark.points(1, cell="autoencoder")
 def test_autoencoder_goes_through_bottleneck(ns):
     """the reconstruction is decoder(encoder(x)), through a code of latent_dim numbers"""
     X = images(12, seed=5)
@@ -220,7 +217,7 @@ def test_autoencoder_goes_through_bottleneck(ns):
                             f"difference of {err:.3g}. Hint: forward should only encode, decode and reshape.")
 
 
-@points(1, cell="autoencoder")
+@pytest.mark.points(1, cell="autoencoder")
 def test_autoencoder_deterministic_in_eval(ns):
     """in eval() mode the same input gives the same reconstruction"""
     X = images(20, seed=6, flat=False)
@@ -263,7 +260,7 @@ def _no_loading():
             setattr(obj, attr, original)
 
 
-@points(1, cell="autoencoder")
+@pytest.mark.points(1, cell="autoencoder")
 def test_autoencoder_fresh_weights(ns):
     """a new Autoencoder starts from fresh random weights (nothing loaded), within 3,000,000 parameters"""
     X = images(8, seed=7)
@@ -291,9 +288,9 @@ def test_autoencoder_fresh_weights(ns):
 
 # ---------------------------------------------------------------- train_autoencoder
 def _train_setup(seed: int, n: int = 1024, with_labels: bool = True, batch_size: int = 128):
-    from course_utils.data import load_mnist_flat, make_loader
+    from course_utils.data import make_loader
 
-    X, y = load_mnist_flat("test", n=n, seed=30_000 + seed)
+    X, y = mnist_flat("test", n=n, seed=30_000 + seed)
     torch.manual_seed(seed)
     model = ref.Autoencoder(8)
     loader = make_loader(X, y, batch_size=batch_size, seed=seed) if with_labels else \
@@ -321,7 +318,7 @@ def _current_mse(model, X) -> float:
         return mse(model(X), X)
 
 
-@points(1, cell="train_autoencoder")
+@pytest.mark.points(1, cell="train_autoencoder")
 def test_train_returns_history(ns):
     """returns one Python float per epoch, for loaders of (x,) and of (x, y) batches"""
     for with_labels in (False, True):
@@ -330,7 +327,7 @@ def test_train_returns_history(ns):
         assert all(v > 0 for v in history), f"expected positive mean squared errors, found {history}."
 
 
-@points(1, cell="train_autoencoder")
+@pytest.mark.points(1, cell="train_autoencoder")
 def test_train_loss_goes_down(ns):
     """on a grader-held loader the loss goes down epoch by epoch, and the model really improves"""
     model, loader, X = _train_setup(seed=2)
@@ -344,7 +341,7 @@ def test_train_loss_goes_down(ns):
                                   f"before and {after:.4f} after 3 epochs.")
 
 
-@points(1, cell="train_autoencoder")
+@pytest.mark.points(1, cell="train_autoencoder")
 def test_train_steps_the_optimizer(ns):
     """the parameters change (Adam steps with the given lr) and stay put with lr = 0"""
     model, loader, _ = _train_setup(seed=3, n=256)
@@ -361,7 +358,7 @@ def test_train_steps_the_optimizer(ns):
                         f"optimizer: torch.optim.Adam(model.parameters(), lr=lr).")
 
 
-@points(1, cell="train_autoencoder")
+@pytest.mark.points(1, cell="train_autoencoder")
 def test_train_reports_mean_loss(ns):
     """each reported value is the epoch's mean MSE per pixel (checked against the model's error)"""
     model, loader, X = _train_setup(seed=4)
@@ -378,7 +375,7 @@ def test_train_reports_mean_loss(ns):
 
 # ---------------------------------------------------------------- quality: the grader trains the student's model
 def quality_split(r=QUALITY_RECIPE):
-    X_tr, _, X_te, _ = part1.mnist_split(r["split_seed"], n_train=r["n_train"], n_test=r["n_test"])
+    X_tr, _, X_te, _ = mnist_split(r["split_seed"], n_train=r["n_train"], n_test=r["n_test"])
     return X_tr, X_te
 
 
@@ -424,7 +421,8 @@ def grader_quality(make_model, recipe=QUALITY_RECIPE) -> tuple[float, float, flo
     return mse(bottleneck_reconstruction(model, X_te, k), X_te), pca_test_mse(X_tr, X_te, k), seconds
 
 
-@points(3, cell="ae_quality", timeout=120)
+@pytest.mark.points(3, cell="ae_quality")
+@pytest.mark.timeout(120)
 def test_quality_beats_pca(ns):
     """trained by the grader (fixed recipe, held-out digits), Autoencoder(2) beats PCA with 2 components by 5%"""
     r = QUALITY_RECIPE
@@ -455,21 +453,11 @@ def _own_models(ns) -> dict:
     return models
 
 
-def _held_out():
-    """Grader-held test digits, and the notebook's training subset for PCA (the notebook never sees these test
-    digits during training: it trains on the training split)."""
-    from course_utils.data import load_mnist_flat
-
-    X_train, _ = load_mnist_flat("train", n=10_000, seed=0)
-    X_held, _ = load_mnist_flat("test", n=2000, seed=40_000)
-    return X_train, X_held
-
-
-@points(2, cell="ae_vs_pca")
+@pytest.mark.points(2, cell="ae_vs_pca")
 def test_own_model_2_beats_pca(ns):
     """the notebook's trained 2-D autoencoder beats PCA with 2 components by 5% on held-out test digits"""
     model = _own_models(ns)[2]
-    X_train, X_held = _held_out()
+    X_train, X_held = held_out()
     got = mse(bottleneck_reconstruction(model, X_held, 2), X_held)
     pca = pca_test_mse(X_train, X_held, 2)
     assert got <= QUALITY_RATIO * pca, (
@@ -478,11 +466,11 @@ def test_own_model_2_beats_pca(ns):
         f"encoder and decoder.")
 
 
-@points(1, cell="ae_vs_pca")
+@pytest.mark.points(1, cell="ae_vs_pca")
 def test_own_model_32_trained(ns):
     """the notebook's trained 32-D autoencoder beats PCA with 16 components on held-out test digits"""
     model = _own_models(ns)[32]
-    X_train, X_held = _held_out()
+    X_train, X_held = held_out()
     got = mse(bottleneck_reconstruction(model, X_held, 32), X_held)
     pca16 = pca_test_mse(X_train, X_held, 16)
     assert got <= pca16, (f"expected `ae_models[32]` to reconstruct held-out digits at least as well as PCA with "
@@ -502,7 +490,7 @@ def _table(ns, name: str) -> dict:
     return {key: as_float(table[key], f"{name}[{key}]") for key in keys}
 
 
-@points(1, cell="ae_vs_pca")
+@pytest.mark.points(1, cell="ae_vs_pca")
 def test_mse_table_reproduces(ns):
     """the notebook's MSE table holds its own models' test errors, and the autoencoder wins at k = 2"""
     table = _table(ns, "mse_ae_vs_pca")
@@ -522,25 +510,25 @@ def test_mse_table_reproduces(ns):
 
 
 # ---------------------------------------------------------------- linear_probe (part 1's contract, reused)
-@points(0.5, cell="ae_linear_probe")
+@pytest.mark.points(0.5, cell="ae_linear_probe")
 def test_probe_returns_accuracy(ns):
     """returns a Python float in [0, 1], for codes of any width (k = 1 included)"""
     part1.test_probe_returns_accuracy(ns)
 
 
-@points(0.5, cell="ae_linear_probe")
+@pytest.mark.points(0.5, cell="ae_linear_probe")
 def test_probe_separable(ns):
     """near-perfect accuracy on well-separated codes"""
     part1.test_probe_separable(ns)
 
 
-@points(0.5, cell="ae_linear_probe")
+@pytest.mark.points(0.5, cell="ae_linear_probe")
 def test_probe_uses_training_labels_only(ns):
     """learns from the training codes only (no peeking at the test labels)"""
     part1.test_probe_uses_training_labels_only(ns)
 
 
-@points(0.5, cell="ae_linear_probe")
+@pytest.mark.points(0.5, cell="ae_linear_probe")
 def test_probe_mnist(ns):
     """on PCA codes of MNIST, within 0.05 of the grader's probe on three seeds"""
     part1.test_probe_mnist(ns)
@@ -559,7 +547,7 @@ def _codes(model, X, k):
     return Z.float()
 
 
-@points(1, cell="ae_probe_results")
+@pytest.mark.points(1, cell="ae_probe_results")
 def test_probe_table_reproduces(ns):
     """the probe accuracies come from the notebook's own probe on its own AE and PCA codes"""
     table = _table(ns, "probe_ae_vs_pca")
@@ -582,7 +570,7 @@ def test_probe_table_reproduces(ns):
                 f"linear_probe's results on ae_models[{k}].encoder codes; don't type them in.")
 
 
-@points(1, cell="ae_probe_results")
+@pytest.mark.points(1, cell="ae_probe_results")
 def test_probe_table_ordering(ns):
     """at latent size 2 the autoencoder's codes carry more label information than PCA's"""
     t = _table(ns, "probe_ae_vs_pca")
@@ -620,7 +608,7 @@ def _traverse(ns, decoder, z, dim, values) -> torch.Tensor:
     return out
 
 
-@points(1, cell="latent_traversal")
+@pytest.mark.points(1, cell="latent_traversal")
 def test_traversal_shape(ns):
     """returns [len(values), 28, 28] for lists and tensors of values, flat or image-shaped decoders"""
     g = torch.Generator().manual_seed(51)
@@ -632,7 +620,7 @@ def test_traversal_shape(ns):
         expect_finite(out, "latent_traversal(...)")
 
 
-@points(1, cell="latent_traversal")
+@pytest.mark.points(1, cell="latent_traversal")
 def test_traversal_varies_one_coordinate(ns):
     """decodes copies of z with only coordinate `dim` set to each value (through a grader-made decoder)"""
     g = torch.Generator().manual_seed(53)
@@ -660,7 +648,7 @@ def test_traversal_varies_one_coordinate(ns):
                         f"pixel difference of {err:.3g}. Hint: decode a batch of copies of z, one per value.")
 
 
-@points(1, cell="latent_traversal")
+@pytest.mark.points(1, cell="latent_traversal")
 def test_traversal_leaves_z_alone(ns):
     """leaves z unchanged, and works for a 2-D code (dim 0)"""
     z = torch.tensor([0.7, -1.3])

@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import math
 
+import pytest
 import torch
 
 from autograder.checks._torch_calls import calls_any
 from autograder.reference import linear as ref
-from autograder.registry import points
 from autograder.student import StudentError, call, expect_finite, expect_shape, get, max_abs_diff, plain, rel_error
 
 # ---------------------------------------------------------------- helpers
@@ -73,7 +73,7 @@ def _hint_forward(x, w, b, out) -> str:
 SHAPES = [((6,), (4, 6)), ((5, 3), (7, 3)), ((2, 4, 5), (3, 5)), ((8, 1), (1, 1)), ((3, 9), (9, 9))]
 
 
-@points(1, cell="linear_forward")
+@pytest.mark.points(1, cell="linear_forward")
 def test_forward_shapes(ns):
     """[..., in] -> [..., out] for 1-D, 2-D and 3-D inputs and non-square weights"""
     for i, (xs, ws) in enumerate(SHAPES):
@@ -83,7 +83,7 @@ def test_forward_shapes(ns):
                      "the weight is [out, in], so y = x @ weight.T + bias keeps x's leading dimensions")
 
 
-@points(1, cell="linear_forward")
+@pytest.mark.points(1, cell="linear_forward")
 def test_forward_values(ns):
     """agrees with torch.nn.functional.linear in float64 (relative error below 1e-6)"""
     for i, (xs, ws) in enumerate(SHAPES):
@@ -98,7 +98,7 @@ def test_forward_values(ns):
                             f"relative error of {err:.2g}.{_hint_forward(x, w, b, out)}")
 
 
-@points(1, cell="linear_forward")
+@pytest.mark.points(1, cell="linear_forward")
 def test_forward_gradients(ns):
     """autograd reaches x, weight and bias with the right gradients"""
     x, w, b = _data(120, (5, 4), (3, 4), (3,))
@@ -123,7 +123,7 @@ def test_forward_gradients(ns):
                             f"of {err:.2g}.")
 
 
-@points(1, cell="linear_forward")
+@pytest.mark.points(1, cell="linear_forward")
 def test_forward_not_builtin(ns):
     """computes the product itself (no torch.nn.functional.linear / nn.Linear)"""
     x, w, b = _data(130, (4, 3), (2, 3), (2,))
@@ -165,7 +165,7 @@ def _run(layer, x, what="layer(x)"):
     return plain(call(layer, "Linear.forward", x), what)
 
 
-@points(1, cell="linear_layer")
+@pytest.mark.points(1, cell="linear_layer")
 def test_layer_parameters(ns):
     """weight [out, in] and bias [out] are registered nn.Parameters"""
     for n_in, n_out in ((3, 5), (7, 2), (1, 1)):
@@ -181,7 +181,7 @@ def test_layer_parameters(ns):
             raise StudentError(f"expected exactly two parameters (weight and bias), found {sorted(named)}.")
 
 
-@points(1, cell="linear_layer")
+@pytest.mark.points(1, cell="linear_layer")
 def test_layer_forward(ns):
     """forward agrees with torch.nn.functional.linear on 1-D, 2-D and 3-D inputs"""
     with reference_linear_forward(ns):
@@ -199,7 +199,7 @@ def test_layer_forward(ns):
                                 f"linear_forward(x, self.weight, self.bias).")
 
 
-@points(1, cell="linear_layer")
+@pytest.mark.points(1, cell="linear_layer")
 def test_layer_trains(ns):
     """gradients reach weight and bias, and an optimizer step changes them"""
     with reference_linear_forward(ns):
@@ -235,7 +235,7 @@ def test_layer_trains(ns):
                                    f"does not see it. Hint: register it as an nn.Parameter.")
 
 
-@points(1, cell="linear_layer")
+@pytest.mark.points(1, cell="linear_layer")
 def test_layer_init(ns):
     """weight and bias start as U(-1/sqrt(in), 1/sqrt(in)), fresh for every layer"""
     a, b = (_weight_bias(_make(ns, 8, 8), 8, 8)[0] for _ in range(2))
@@ -264,7 +264,7 @@ def test_layer_init(ns):
                 f"the bias is drawn too, not zero.")
 
 
-@points(1, cell="linear_layer")
+@pytest.mark.points(1, cell="linear_layer")
 def test_layer_not_builtin(ns):
     """is built from scratch (no torch.nn.Linear or F.linear inside)"""
     with reference_linear_forward(ns):
@@ -312,7 +312,7 @@ def _as_linear(ns, result):
     return result
 
 
-@points(1, cell="compose_linear")
+@pytest.mark.points(1, cell="compose_linear")
 def test_compose_shapes(ns):
     """returns a Linear layer from first's input size to second's output size"""
     for sizes in ((5, 3, 7), (2, 9, 4), (6, 1, 6)):
@@ -320,7 +320,7 @@ def test_compose_shapes(ns):
         _compose(ns, first, second, sizes[0], sizes[2])
 
 
-@points(1, cell="compose_linear")
+@pytest.mark.points(1, cell="compose_linear")
 def test_compose_values(ns):
     """equals second(first(x)) on random inputs, to 1e-5, for layers of different sizes"""
     for i, sizes in enumerate(((5, 3, 7), (4, 10, 2), (8, 8, 8), (1, 6, 3))):
@@ -342,7 +342,7 @@ def test_compose_values(ns):
             f"found a largest difference of {err:.3g}.{hint}")
 
 
-@points(1, cell="compose_linear")
+@pytest.mark.points(1, cell="compose_linear")
 def test_compose_deep_stack(ns):
     """folding a stack of six layers pair by pair gives one layer equal to the whole stack"""
     sizes = (4, 7, 3, 9, 5, 6, 2)

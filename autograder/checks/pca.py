@@ -3,42 +3,15 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 
+from autograder.heldout.pca import clusters, mnist_split, random_basis, synthetic
 from autograder.reference import pca as ref
-from autograder.registry import points
 from autograder.student import (StudentError, as_float, call, expect_finite, expect_shape, get, max_abs_diff,
                                 plain)
 
 # Grader-held synthetic data: distinct variances along random orthogonal directions, off-centre.
-_SCALES = torch.tensor([9.0, 6.5, 4.8, 3.4, 2.4, 1.7, 1.2, 0.8, 0.55, 0.35, 0.2, 0.1], dtype=torch.float64)
-
-
-def synthetic(n: int = 400, seed: int = 11, dtype=torch.float32) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    d = len(_SCALES)
-    Q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
-    X = (torch.randn(n, d, generator=g, dtype=torch.float64) * _SCALES) @ Q.T
-    X = X + 3.0 * torch.randn(d, generator=g, dtype=torch.float64) + 2.0
-    return X.to(dtype)
-
-
-def random_basis(d: int, k: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    Q, _ = torch.linalg.qr(torch.randn(d, d, generator=g, dtype=torch.float64))
-    mean = torch.randn(d, generator=g, dtype=torch.float64) * 2 + 1
-    return mean, Q[:, :k].T.contiguous()
-
-
-def mnist_split(seed: int, n_train: int = 1500, n_test: int = 600):
-    """A grader-held MNIST subset: drawn from the test split, which notebooks never fit on."""
-    from course_utils.data import load_mnist_flat
-
-    X, y = load_mnist_flat("test", n=n_train + n_test, seed=10_000 + seed)
-    g = torch.Generator().manual_seed(seed)
-    order = torch.randperm(len(X), generator=g)
-    tr, te = order[:n_train], order[n_train:]
-    return X[tr], y[tr], X[te], y[te]
 
 
 def student_fit(ns, X, k):
@@ -65,7 +38,7 @@ def _fit_checked(ns, X, k):
 
 
 # ---------------------------------------------------------------- pca_fit
-@points(1, cell="pca_fit")
+@pytest.mark.points(1, cell="pca_fit")
 def test_fit_shapes(ns):
     """returns (mean [d], components [k, d]) for several k"""
     X = synthetic()
@@ -75,7 +48,7 @@ def test_fit_shapes(ns):
             raise StudentError("mean and components should be floating-point tensors.")
 
 
-@points(1, cell="pca_fit")
+@pytest.mark.points(1, cell="pca_fit")
 def test_fit_mean(ns):
     """the mean is the data mean"""
     X = synthetic(seed=12)
@@ -85,7 +58,7 @@ def test_fit_mean(ns):
                         f"Hint: average over the samples (rows), not the features.")
 
 
-@points(1, cell="pca_fit")
+@pytest.mark.points(1, cell="pca_fit")
 def test_fit_orthonormal(ns):
     """components have orthonormal rows"""
     mean, comps = _fit_checked(ns, synthetic(seed=13), 5)
@@ -102,7 +75,7 @@ def _principal_cosines(A: torch.Tensor, B: torch.Tensor) -> torch.Tensor:
     return torch.linalg.svdvals(qa.T @ qb)
 
 
-@points(1, cell="pca_fit")
+@pytest.mark.points(1, cell="pca_fit")
 def test_fit_subspace(ns):
     """the components span the top-k principal subspace (sign-free)"""
     for seed, k in ((14, 2), (15, 4), (16, 7)):
@@ -117,7 +90,7 @@ def test_fit_subspace(ns):
             f"keep the directions of LARGEST variance.")
 
 
-@points(1, cell="pca_fit")
+@pytest.mark.points(1, cell="pca_fit")
 def test_fit_order(ns):
     """components are sorted by decreasing variance"""
     X = synthetic(seed=17)
@@ -130,7 +103,7 @@ def test_fit_order(ns):
                      f"torch.linalg.svd sorts by decreasing singular value; torch.linalg.eigh sorts ascending.")
 
 
-@points(1, cell="pca_fit")
+@pytest.mark.points(1, cell="pca_fit")
 def test_fit_mnist_optimal(ns):
     """on held-out MNIST digits, reconstruction is within 1% of the best rank-k error"""
     X_tr, _, X_te, _ = mnist_split(seed=1)
@@ -145,7 +118,7 @@ def test_fit_mnist_optimal(ns):
                                     f"({best:.5f}), found {mse:.5f} with your mean and components.")
 
 
-@points(1, cell="pca_fit")
+@pytest.mark.points(1, cell="pca_fit")
 def test_fit_dtypes(ns):
     """works for float32 and float64 input and leaves X unchanged"""
     for dtype in (torch.float32, torch.float64):
@@ -175,7 +148,7 @@ def _decode(ns, Z, mean, comps):
     return X_hat
 
 
-@points(1, cell="pca_encode")
+@pytest.mark.points(1, cell="pca_encode")
 def test_encode_values(ns):
     """codes are the centred data projected on the components"""
     g = torch.Generator().manual_seed(21)
@@ -191,7 +164,7 @@ def test_encode_values(ns):
         f"expected codes (X - mean) @ components.T, found a largest difference of {err:.3g}.{hint}"
 
 
-@points(1, cell="pca_encode")
+@pytest.mark.points(1, cell="pca_encode")
 def test_encode_shapes(ns):
     """works for k = 1, float32 input, and leaves its inputs unchanged"""
     X = synthetic(n=30, seed=23)
@@ -202,7 +175,7 @@ def test_encode_shapes(ns):
     assert err < 1e-3, f"with float32 input and k = 1, expected the reference codes, found a difference of {err:.3g}."
 
 
-@points(1, cell="pca_decode")
+@pytest.mark.points(1, cell="pca_decode")
 def test_decode_values(ns):
     """reconstruction is codes @ components + mean"""
     g = torch.Generator().manual_seed(31)
@@ -218,7 +191,7 @@ def test_decode_values(ns):
         f"expected Z @ components + mean, found a largest difference of {err:.3g}.{hint}"
 
 
-@points(1, cell="pca_decode")
+@pytest.mark.points(1, cell="pca_decode")
 def test_decode_roundtrip(ns):
     """with all d components, decode(encode(X)) gives X back"""
     X = synthetic(n=60, seed=33, dtype=torch.float64)
@@ -231,7 +204,7 @@ def test_decode_roundtrip(ns):
 
 
 # ---------------------------------------------------------------- reconstruction_mse
-@points(1, cell="reconstruction_mse")
+@pytest.mark.points(1, cell="reconstruction_mse")
 def test_mse_value(ns):
     """the mean over every entry of the squared error"""
     g = torch.Generator().manual_seed(41)
@@ -246,7 +219,7 @@ def test_mse_value(ns):
     assert math.isclose(value, expected, rel_tol=1e-5), f"expected {expected:.6f}, found {value:.6f}.{hint}"
 
 
-@points(1, cell="reconstruction_mse")
+@pytest.mark.points(1, cell="reconstruction_mse")
 def test_mse_properties(ns):
     """a Python float, zero for a perfect reconstruction, inputs unchanged"""
     X = synthetic(n=20, seed=42)
@@ -266,7 +239,7 @@ def _evr(ns, X, mean, comps, k):
     return ratio
 
 
-@points(1, cell="explained_variance_ratio")
+@pytest.mark.points(1, cell="explained_variance_ratio")
 def test_evr_values(ns):
     """each component's share of the total variance"""
     X = synthetic(seed=51, dtype=torch.float64)
@@ -279,7 +252,7 @@ def test_evr_values(ns):
                         f"TOTAL variance of X (all d directions), not by the sum over the k components.")
 
 
-@points(1, cell="explained_variance_ratio")
+@pytest.mark.points(1, cell="explained_variance_ratio")
 def test_evr_full(ns):
     """with all components the shares sum to 1 and decrease"""
     X = synthetic(seed=52)
@@ -298,14 +271,7 @@ def _probe(ns, *args, **kwargs) -> float:
     return value
 
 
-def clusters(n: int, k: int, seed: int, spread: float = 0.3):
-    g = torch.Generator().manual_seed(seed)
-    centres = torch.randn(10, k, generator=g) * 4
-    y = torch.randint(0, 10, (n,), generator=g)
-    return centres[y] + spread * torch.randn(n, k, generator=g), y
-
-
-@points(1, cell="linear_probe")
+@pytest.mark.points(1, cell="linear_probe")
 def test_probe_returns_accuracy(ns):
     """returns a Python float in [0, 1], for codes of any width (k = 1 included)"""
     for k in (1, 3):
@@ -313,7 +279,7 @@ def test_probe_returns_accuracy(ns):
         _probe(ns, Z[:200], y[:200], Z[200:], y[200:], epochs=5)
 
 
-@points(1, cell="linear_probe")
+@pytest.mark.points(1, cell="linear_probe")
 def test_probe_separable(ns):
     """near-perfect accuracy on well-separated codes"""
     Z, y = clusters(1200, 6, seed=62)
@@ -322,7 +288,7 @@ def test_probe_separable(ns):
                          f"Hint: train a torch.nn.Linear(k, 10) with cross-entropy for the given epochs.")
 
 
-@points(1, cell="linear_probe")
+@pytest.mark.points(1, cell="linear_probe")
 def test_probe_uses_training_labels_only(ns):
     """learns from the training codes only (no peeking at the test labels)"""
     g = torch.Generator().manual_seed(63)
@@ -345,7 +311,7 @@ def test_probe_uses_training_labels_only(ns):
 PROBE_MARGIN = 0.05
 
 
-@points(1, cell="linear_probe")
+@pytest.mark.points(1, cell="linear_probe")
 def test_probe_mnist(ns):
     """on PCA codes of MNIST, within 0.05 of the grader's probe on three seeds"""
     for seed in (1, 2, 3):
@@ -372,7 +338,7 @@ def _own_probe_table(ns) -> dict:
     return {k: as_float(table[k], f"probe_accuracy[{k}]") for k in (2, 8, 32, 784)}
 
 
-@points(1, cell="probe_results")
+@pytest.mark.points(1, cell="probe_results")
 def test_probe_table_reproduces(ns):
     """the notebook's probe accuracies come from its own probe on its own PCA codes"""
     table = _own_probe_table(ns)
@@ -391,7 +357,7 @@ def test_probe_table_reproduces(ns):
             f"codes gives {recomputed:.3f}. Hint: fill the table with linear_probe's results; don't type them in.")
 
 
-@points(1, cell="probe_results")
+@pytest.mark.points(1, cell="probe_results")
 def test_probe_table_ordering(ns):
     """more components carry more label information: accuracy grows from k = 2 to 8 to 32"""
     t = _own_probe_table(ns)

@@ -18,82 +18,20 @@ import copy
 import math
 import operator
 
+import pytest
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Subset, TensorDataset
+from torch.utils.data import Subset, TensorDataset
 
+from autograder.heldout.training import (CountingSGD, Recorder, fit_data, linear_model, loader, randn, real_bank,
+                                         synthetic_bank, uneven_data)
 from autograder.reference import training as ref
-from autograder.registry import points
 from autograder.student import StudentError, as_float, call, get, plain
 
 LABELS = ("underfitting", "overfitting", "just right")
 
 
 # ---------------------------------------------------------------- grader-held models, data and loaders
-def _randn(*shape, seed: int, scale: float = 1.0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randn(*shape, generator=g, dtype=torch.float64) * scale
-
-
-def linear_model(d: int = 5, seed: int = 0) -> nn.Module:
-    """A float64 affine map d -> d with grader-chosen weights: deterministic, so runs compare exactly."""
-    model = nn.Linear(d, d).double()
-    with torch.no_grad():
-        model.weight.copy_(_randn(d, d, seed=seed, scale=0.4))
-        model.bias.copy_(_randn(d, seed=seed + 1, scale=0.2))
-    return model
-
-
-class Recorder(nn.Module):
-    """Linear -> BatchNorm -> ReLU -> Dropout -> Linear that records how each forward pass ran.
-
-    ``calls`` gets one ``(training, grad_enabled)`` pair per forward pass. Dropout and batch
-    norm make training mode visible in the outputs too, and batch norm's running statistics
-    change whenever it sees a batch in training mode.
-    """
-
-    def __init__(self, d: int = 5, hidden: int = 8, seed: int = 0):
-        super().__init__()
-        self.inp, self.norm = nn.Linear(d, hidden), nn.BatchNorm1d(hidden)
-        self.drop, self.out = nn.Dropout(0.5), nn.Linear(hidden, d)
-        self.double()
-        with torch.no_grad():
-            for i, p in enumerate(self.parameters()):
-                p.copy_(_randn(*p.shape, seed=seed + i, scale=0.5))
-        self.calls: list[tuple[bool, bool]] = []
-
-    def forward(self, x):
-        self.calls.append((bool(self.training), bool(torch._C.is_grad_enabled())))
-        return self.out(self.drop(torch.relu(self.norm(self.inp(x)))))
-
-
-class CountingSGD(torch.optim.SGD):
-    """Plain SGD that counts its steps and its gradient clearings."""
-
-    def __init__(self, params, lr):
-        super().__init__(params, lr=lr)
-        self.steps = 0
-        self.clears = 0
-
-    def step(self, closure=None):
-        self.steps += 1
-        return super().step(closure)
-
-    def zero_grad(self, set_to_none: bool = True):
-        self.clears += 1
-        return super().zero_grad(set_to_none)
-
-
-def loader(*tensors, batch_size: int) -> DataLoader:
-    """Batches in a fixed order: lists ``[x]`` or ``[x, y]`` as DataLoader builds them."""
-    return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=False)
-
-
-def uneven_data(n: int = 10, d: int = 5, seed: int = 0) -> torch.Tensor:
-    """Inputs whose losses differ a lot between the first samples and the last two."""
-    X = _randn(n, d, seed=seed, scale=0.1)
-    X[-2:] = _randn(2, d, seed=seed + 7, scale=6.0)
-    return X
 
 
 def params_of(model: nn.Module) -> torch.Tensor:
@@ -180,13 +118,13 @@ def student_split(ns, n: int, fraction: float, seed: int):
 SPLIT_CASES = ((10, 0.2), (101, 0.25), (1000, 0.1), (300, 1 / 3), (57, 0.5))
 
 
-@points(1, cell="split_train_val")
+@pytest.mark.points(1, cell="split_train_val")
 def test_split_returns_subsets(ns):
     """returns two torch Subsets of the dataset it was given"""
     student_split(ns, 20, 0.25, seed=0)
 
 
-@points(1, cell="split_train_val")
+@pytest.mark.points(1, cell="split_train_val")
 def test_split_sizes(ns):
     """the validation part holds val_fraction of the items, the training part the rest"""
     for n, fraction in SPLIT_CASES:
@@ -201,7 +139,7 @@ def test_split_sizes(ns):
                    " Hint: n_val = int(val_fraction * len(dataset)); the rest is for training."))
 
 
-@points(1, cell="split_train_val")
+@pytest.mark.points(1, cell="split_train_val")
 def test_split_disjoint_covering(ns):
     """no item in both parts, none repeated, none left out"""
     for n, fraction in SPLIT_CASES:
@@ -217,7 +155,7 @@ def test_split_disjoint_covering(ns):
                              f"Hint: the training part is everything the validation part doesn't take.")
 
 
-@points(1, cell="split_train_val")
+@pytest.mark.points(1, cell="split_train_val")
 def test_split_seeded(ns):
     """the same seed gives the same random split, another seed a different one"""
     n = 200
@@ -258,18 +196,18 @@ def _without_zero_grad(model, data_loader, lr: float) -> torch.Tensor:
     return params_of(model)
 
 
-@points(1, cell="train_one_epoch")
+@pytest.mark.points(1, cell="train_one_epoch")
 def test_train_returns_float(ns):
     """returns the epoch's loss as a finite Python float"""
-    X = _randn(12, 5, seed=100)
+    X = randn(12, 5, seed=100)
     model = linear_model(seed=101)
     _student_epoch(ns, model, loader(X, batch_size=4), nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.01))
 
 
-@points(1, cell="train_one_epoch")
+@pytest.mark.points(1, cell="train_one_epoch")
 def test_train_one_step_per_batch(ns):
     """takes exactly one optimizer step per batch"""
-    X = _randn(13, 5, seed=110)
+    X = randn(13, 5, seed=110)
     model = linear_model(seed=111)
     optimizer = CountingSGD(model.parameters(), lr=0.1)
     before = params_of(model).clone()
@@ -281,10 +219,10 @@ def test_train_one_step_per_batch(ns):
     assert not torch.equal(params_of(model), before), "the model's parameters did not change during the epoch."
 
 
-@points(1, cell="train_one_epoch")
+@pytest.mark.points(1, cell="train_one_epoch")
 def test_train_clears_gradients(ns):
     """clears the gradients before every step: the weights match plain SGD batch by batch"""
-    X = _randn(13, 5, seed=120)
+    X = randn(13, 5, seed=120)
     lr = 0.1
     model = linear_model(seed=121)
     _student_epoch(ns, model, loader(X, batch_size=4), nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=lr))
@@ -303,10 +241,10 @@ def test_train_clears_gradients(ns):
                          f"largest difference of {err:.3g}.{hint}")
 
 
-@points(1, cell="train_one_epoch")
+@pytest.mark.points(1, cell="train_one_epoch")
 def test_train_in_training_mode(ns):
     """runs the model in training mode (even when it arrives in eval mode), with gradients on"""
-    X = _randn(12, 5, seed=130)
+    X = randn(12, 5, seed=130)
     model = Recorder(seed=131)
     model.eval()
     _student_epoch(ns, model, loader(X, batch_size=4), nn.MSELoss(), torch.optim.SGD(model.parameters(), lr=0.01))
@@ -321,7 +259,7 @@ def test_train_in_training_mode(ns):
                           f"torch.no_grad().")
 
 
-@points(1, cell="train_one_epoch")
+@pytest.mark.points(1, cell="train_one_epoch")
 def test_train_per_sample_mean(ns):
     """returns the mean loss per sample, right when the last batch is smaller"""
     X = uneven_data(seed=140)  # 10 samples in batches of 4, 4, 2: the last two have a large loss
@@ -343,11 +281,11 @@ def test_train_per_sample_mean(ns):
                                           f"per-sample mean loss of {expected:.6g}, found {value:.6g}.{hint}")
 
 
-@points(1, cell="train_one_epoch")
+@pytest.mark.points(1, cell="train_one_epoch")
 def test_train_batch_formats(ns):
     """accepts (x,) and (x, y) batches and reconstructs x, ignoring y"""
-    X = _randn(11, 5, seed=150)
-    Y = _randn(11, 5, seed=151, scale=3.0)  # same shape as X, so using it as the target runs but is wrong
+    X = randn(11, 5, seed=150)
+    Y = randn(11, 5, seed=151, scale=3.0)  # same shape as X, so using it as the target runs but is wrong
     lr = 0.05
     for with_labels in (False, True):
         model = linear_model(seed=152)
@@ -366,7 +304,7 @@ def _student_eval(ns, model, data_loader) -> float:
     return as_float(call_loop(ns, "evaluate", model, data_loader, nn.MSELoss()), "evaluate")
 
 
-@points(1, cell="evaluate")
+@pytest.mark.points(1, cell="evaluate")
 def test_evaluate_per_sample_mean(ns):
     """returns the mean loss per sample, right when the last batch is smaller"""
     X = uneven_data(seed=200)
@@ -381,10 +319,10 @@ def test_evaluate_per_sample_mean(ns):
                                           f"loss of {expected:.6g}, found {value:.6g}.{hint}")
 
 
-@points(1, cell="evaluate")
+@pytest.mark.points(1, cell="evaluate")
 def test_evaluate_eval_mode(ns):
     """puts the model in eval mode (dropout off, batch norm on running statistics)"""
-    X = _randn(12, 5, seed=210)
+    X = randn(12, 5, seed=210)
     model = Recorder(seed=211)
     model.train()
     value = _student_eval(ns, model, loader(X, batch_size=5))
@@ -398,10 +336,10 @@ def test_evaluate_eval_mode(ns):
                                           f"found {value:.6g}.")
 
 
-@points(1, cell="evaluate")
+@pytest.mark.points(1, cell="evaluate")
 def test_evaluate_no_grad(ns):
     """builds no autograd graph (runs under torch.no_grad)"""
-    X = _randn(12, 5, seed=220)
+    X = randn(12, 5, seed=220)
     model = Recorder(seed=221)
     _student_eval(ns, model, loader(X, batch_size=5))
     with_grad = sum(1 for _, grad in model.calls if grad)
@@ -410,10 +348,10 @@ def test_evaluate_no_grad(ns):
         f"building an autograd graph. Hint: wrap the loop in `with torch.no_grad():` (it saves memory and time).")
 
 
-@points(1, cell="evaluate")
+@pytest.mark.points(1, cell="evaluate")
 def test_evaluate_leaves_model_unchanged(ns):
     """leaves the weights, batch-norm statistics and gradients as they were"""
-    X = _randn(12, 5, seed=230, scale=2.0) + 1.0
+    X = randn(12, 5, seed=230, scale=2.0) + 1.0
     model = Recorder(seed=231)
     model.train()
     before = state_of(model)
@@ -455,25 +393,19 @@ def read_history(history, name: str, epochs: int | None = None) -> dict:
     return out
 
 
-def _fit_data():
-    X_train = _randn(12, 5, seed=300, scale=0.2)
-    X_val = _randn(7, 5, seed=301, scale=8.0) + 3.0  # far larger losses: validation can't be confused
-    return X_train, X_val
-
-
-@points(1, cell="fit")
+@pytest.mark.points(1, cell="fit")
 def test_fit_history_lengths(ns):
     """returns {"train_loss": [...], "val_loss": [...]} with one float per epoch"""
-    X_train, X_val = _fit_data()
+    X_train, X_val = fit_data()
     for epochs in (1, 4):
         _student_fit(ns, linear_model(seed=310), loader(X_train, batch_size=5), loader(X_val, batch_size=3),
                      0.05, epochs)
 
 
-@points(1, cell="fit")
+@pytest.mark.points(1, cell="fit")
 def test_fit_validates_on_val_loader(ns):
     """measures the validation loss on the validation loader after each epoch"""
-    X_train, X_val = _fit_data()
+    X_train, X_val = fit_data()
     lr, epochs = 0.05, 3
     found = _student_fit(ns, linear_model(seed=320), loader(X_train, batch_size=5), loader(X_val, batch_size=3),
                          lr, epochs)
@@ -492,10 +424,10 @@ def test_fit_validates_on_val_loader(ns):
                          f"{[round(v, 4) for v in found['val_loss']]}.{hint}")
 
 
-@points(1, cell="fit")
+@pytest.mark.points(1, cell="fit")
 def test_fit_trains_each_epoch(ns):
     """trains one epoch at a time: training losses and final weights match the grader's"""
-    X_train, X_val = _fit_data()
+    X_train, X_val = fit_data()
     lr, epochs = 0.05, 4
     model = linear_model(seed=330)
     found = _student_fit(ns, model, loader(X_train, batch_size=5), loader(X_val, batch_size=3), lr, epochs)
@@ -512,50 +444,6 @@ def test_fit_trains_each_epoch(ns):
 
 
 # ---------------------------------------------------------------- a bank of clear curves
-def _noisy(values: torch.Tensor, g: torch.Generator, scale: float = 0.004) -> list[float]:
-    return (values * (1 + scale * torch.randn(len(values), generator=g, dtype=torch.float64))).tolist()
-
-
-def synthetic_bank(seed: int = 505) -> list[tuple[str, dict]]:
-    """(label, history) pairs: each clear under the notebook's rule, with wide margins."""
-    g = torch.Generator().manual_seed(seed)
-    bank = []
-    for epochs, scale, turn, rise in ((30, 0.1, 0.3, 0.6), (60, 0.05, 0.45, 0.4), (120, 0.02, 0.25, 0.9),
-                                      (200, 0.08, 0.35, 0.5)):
-        t = torch.arange(epochs, dtype=torch.float64)
-        train = scale * (0.03 + 0.97 * torch.exp(-t / (epochs / 6)))
-        t0 = turn * epochs
-        val = scale * 0.3 * (1 + 2.5 * torch.exp(-t / (t0 / 3)) + rise * (torch.clamp(t - t0, min=0) /
-                                                                           (epochs - t0)) ** 1.5)
-        bank.append(("overfitting", {"train_loss": _noisy(train, g), "val_loss": _noisy(val, g)}))
-    for epochs, scale, gap in ((20, 0.07, 1.1), (40, 0.03, 1.3), (100, 0.2, 1.05), (12, 0.5, 1.2)):
-        t = torch.arange(epochs, dtype=torch.float64)
-        train = scale * (0.1 + 0.9 * torch.exp(-t / (epochs / 10)))
-        val = gap * scale * (0.1 + 0.6 * torch.exp(-t / (epochs / 10)))
-        bank.append(("just right", {"train_loss": _noisy(train, g, 0.002), "val_loss": _noisy(val, g, 0.002)}))
-    for epochs, scale in ((50, 0.04), (36, 0.1)):                  # flattened, then a slight (2%) rise
-        t = torch.arange(epochs, dtype=torch.float64)
-        train = scale * (0.1 + 0.9 * torch.exp(-t / (epochs / 8)))
-        val = scale * (0.15 + 0.6 * torch.exp(-t / (epochs / 8)) + 0.004 * torch.clamp(t - 0.6 * epochs, min=0)
-                       / (0.4 * epochs))
-        bank.append(("just right", {"train_loss": _noisy(train, g, 0.002), "val_loss": _noisy(val, g, 0.002)}))
-    for epochs, scale, tau in ((10, 0.1, 6.0), (30, 0.05, 25.0), (80, 0.2, 60.0)):   # still falling steeply
-        t = torch.arange(epochs, dtype=torch.float64)
-        train = scale * (0.05 + 0.95 * torch.exp(-t / tau))
-        val = 0.95 * scale * (0.05 + 0.95 * torch.exp(-(t + 1) / tau))
-        bank.append(("underfitting", {"train_loss": _noisy(train, g, 0.002), "val_loss": _noisy(val, g, 0.002)}))
-    for epochs, scale in ((15, 0.23), (50, 0.09)):                                    # hardly learned: flat, high
-        t = torch.arange(epochs, dtype=torch.float64)
-        train = scale * (1 - 0.06 * t / epochs)
-        val = scale * (1 - 0.05 * t / epochs)
-        bank.append(("underfitting", {"train_loss": _noisy(train, g, 0.002), "val_loss": _noisy(val, g, 0.002)}))
-    return bank
-
-
-def real_bank() -> list[tuple[str, dict]]:
-    from autograder.reference.training_curves import CURVES
-
-    return [(label, {"train_loss": list(h["train_loss"]), "val_loss": list(h["val_loss"])}) for label, h in CURVES]
 
 
 def _as_epoch(value, name: str) -> int:
@@ -573,7 +461,7 @@ def _student_best(ns, history) -> int:
     return _as_epoch(call(ns, "best_epoch", copy_in), "best_epoch")
 
 
-@points(1, cell="best_epoch")
+@pytest.mark.points(1, cell="best_epoch")
 def test_best_epoch_bank(ns):
     """the 0-based epoch of the lowest validation loss, on a bank of curves"""
     for label, history in synthetic_bank() + real_bank():
@@ -588,7 +476,7 @@ def test_best_epoch_bank(ns):
             raise AssertionError(f"on a {n}-epoch {label} curve, expected best epoch {expected}, found {found}.{hint}")
 
 
-@points(1, cell="best_epoch")
+@pytest.mark.points(1, cell="best_epoch")
 def test_best_epoch_edges(ns):
     """the minimum at the first epoch, at the last epoch, and a single epoch"""
     cases = [([0.2, 0.3, 0.4, 0.35], 0), ([0.5, 0.4, 0.3, 0.2, 0.1], 4), ([0.7], 0), ([0.3, 0.1, 0.2, 0.5, 0.6], 1)]
@@ -633,25 +521,25 @@ def _diagnose_bank(ns, bank, label):
                                    f"found {found!r}. Hint: {HINTS[expected]}.")
 
 
-@points(1, cell="diagnose_fit")
+@pytest.mark.points(1, cell="diagnose_fit")
 def test_diagnose_overfitting(ns):
     """recognises overfitting: validation loss rising after its minimum while training loss falls"""
     _diagnose_bank(ns, synthetic_bank(), "overfitting")
 
 
-@points(1, cell="diagnose_fit")
+@pytest.mark.points(1, cell="diagnose_fit")
 def test_diagnose_underfitting(ns):
     """recognises underfitting: still improving fast at the end, or hardly learned"""
     _diagnose_bank(ns, synthetic_bank(), "underfitting")
 
 
-@points(1, cell="diagnose_fit")
+@pytest.mark.points(1, cell="diagnose_fit")
 def test_diagnose_just_right(ns):
     """recognises a good fit: both curves flattened, validation at its minimum"""
     _diagnose_bank(ns, synthetic_bank(), "just right")
 
 
-@points(1, cell="diagnose_fit")
+@pytest.mark.points(1, cell="diagnose_fit")
 def test_diagnose_real_curves(ns):
     """diagnoses real MNIST autoencoder curves correctly"""
     for label in LABELS:
@@ -676,14 +564,14 @@ def own_history(ns, name: str) -> dict:
     return history
 
 
-@points(1, cell="own_curves")
+@pytest.mark.points(1, cell="own_curves")
 def test_own_histories_recorded(ns):
     """the three experiments' histories exist, as fit returns them: finite, one value per epoch"""
     for name in OWN:
         own_history(ns, name)
 
 
-@points(1, cell="own_curves")
+@pytest.mark.points(1, cell="own_curves")
 def test_own_overfit_really_overfits(ns):
     """overfit_history overfits: validation lowest before the end and >10% above that at the end, training falling"""
     history = own_history(ns, "overfit_history")
@@ -701,7 +589,7 @@ def test_own_overfit_really_overfits(ns):
         f"{train[best]:.4g} there and {train[-1]:.4g} at the end.")
 
 
-@points(1, cell="own_curves")
+@pytest.mark.points(1, cell="own_curves")
 def test_own_underfit(ns):
     """underfit_history is underfitting by the notebook's rule"""
     history = own_history(ns, "underfit_history")
@@ -710,7 +598,7 @@ def test_own_underfit(ns):
                                      f"is {found!r} ({_describe(history)}).")
 
 
-@points(1, cell="own_curves")
+@pytest.mark.points(1, cell="own_curves")
 def test_own_good(ns):
     """good_history is just right by the notebook's rule"""
     history = own_history(ns, "good_history")

@@ -1,27 +1,26 @@
-"""A check cell must end in a score, or it scores nothing.
+"""A kit check cell must end in a score, or it scores nothing.
 
 nbgrader gives FULL marks to a test cell whose output has no number (or a negative one, or
-text), and raises for a number above the cell's points. Every check cell of this kit ends in
-the grader's score, so anything else means the grading environment was tampered with or
-broke. This preprocessor, run right after execution, turns such outputs into an error
-output, which nbgrader scores 0, with a one-line reason a TA can read.
+text), and raises for a number above the cell's points. In a kit notebook the executor writes
+every check cell's score itself; a check cell left without a valid score means the notebook was
+executed some other way, or execution broke. This preprocessor, run right after execution, turns
+such outputs into an error output, which nbgrader scores 0, with a one-line reason a TA can read.
+Other notebooks pass through untouched.
 """
 from __future__ import annotations
 
 import math
 
 from nbformat.v4 import new_output
-from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from nbgrader.preprocessors import NbGraderPreprocessor
 
-from nbgrader import utils
-
-MARKER = "autograder-check"  # present in the source of every kit check cell
+from autograder.cells import is_check_cell, points
+from autograder.nbgrader_ext.kit import kit_source
 
 
 def read_score(cell) -> tuple[float | None, str]:
     """(score, reason): the score a check cell's outputs show, or None and why it is not valid."""
-    max_points = float(cell.metadata["nbgrader"]["points"])
+    max_points = points(cell)
     for output in cell.get("outputs", []):
         if output.get("output_type") == "error":
             evalue = str(output.get("evalue", "")).strip()
@@ -41,15 +40,13 @@ def read_score(cell) -> tuple[float | None, str]:
     return None, "the cell produced no score (the hidden checks did not run)"
 
 
-def is_check_cell(cell) -> bool:
-    return cell.cell_type == "code" and utils.is_grade(cell) and not utils.is_solution(cell) \
-        and MARKER in cell.source
-
-
-class RequireScore(Preprocessor):
+class RequireScore(NbGraderPreprocessor):
     """After execution: a kit check cell without a valid score gets an error output (0 points)."""
 
-    enabled = Bool(True, help="nbconvert preprocessors are off unless enabled").tag(config=True)
+    def preprocess(self, nb, resources):
+        if kit_source(self.config, resources) is None:
+            return nb, resources
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
         if is_check_cell(cell):

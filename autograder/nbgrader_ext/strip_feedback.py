@@ -1,4 +1,4 @@
-"""Feedback shows each check's one-line message, never the grader's code.
+"""Feedback on kit notebooks shows each check's one-line message, never the grader's code.
 
 nbgrader's ``generate_feedback`` renders every cell's source and outputs, tracebacks included,
 and a traceback raised inside the ``autograder`` package shows its file path and source lines.
@@ -17,10 +17,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool
+from nbgrader.preprocessors import NbGraderPreprocessor
 
-from autograder.nbgrader_ext.require_score import is_check_cell
+from autograder.cells import is_check_cell
+from autograder.nbgrader_ext.kit import kit_source
 from autograder.report import MIME
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -56,10 +56,13 @@ def redact_text(text: str) -> str:
     return text
 
 
-class StripFeedback(Preprocessor):
-    """Remove hidden tests, grader tracebacks and grader source from the feedback notebook."""
+class StripFeedback(NbGraderPreprocessor):
+    """Remove hidden tests, grader tracebacks and grader source from a kit notebook's feedback."""
 
-    enabled = Bool(True, help="nbconvert preprocessors are off unless enabled").tag(config=True)
+    def preprocess(self, nb, resources):
+        if kit_source(self.config, resources) is None:
+            return nb, resources
+        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
         cell.source = HIDDEN.sub("", cell.source)

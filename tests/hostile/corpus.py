@@ -8,88 +8,8 @@ cells, so the corpus stays quick to grade (each notebook is one kernel run).
 """
 from __future__ import annotations
 
-import copy
-from dataclasses import dataclass, field
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell
-
-from tests.kit import RELEASE, SOLUTIONS
-
-
-@dataclass
-class Case:
-    name: str
-    notebook: str
-    description: str
-    edits: list = field(default_factory=list)  # functions nb -> None
-    expect: dict = field(default_factory=dict)  # cell -> (points | "full", words or None)
-
-    def build(self) -> nbformat.NotebookNode:
-        nb = nbformat.read(str(SOLUTIONS / self.notebook), as_version=4)
-        for edit in self.edits:
-            edit(nb)
-        return nb
-
-    def write(self, folder: Path) -> Path:
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / self.notebook
-        nbformat.write(self.build(), str(path))
-        return path
-
-
-def _index(nb, grade_id):
-    for i, cell in enumerate(nb.cells):
-        if cell.metadata.get("nbgrader", {}).get("grade_id") == grade_id:
-            return i
-    raise KeyError(grade_id)
-
-
-def replace(grade_id, source):
-    def edit(nb):
-        nb.cells[_index(nb, grade_id)].source = source
-    return edit
-
-
-def blank(grade_id):
-    """The answer cell as the release has it (a NotImplementedError blank)."""
-    def edit(nb):
-        released = nbformat.read(str(RELEASE / "01_pca_encoder.ipynb"), as_version=4)
-        nb.cells[_index(nb, grade_id)].source = released.cells[_index(released, grade_id)].source
-    return edit
-
-
-def add_after(grade_id, source):
-    def edit(nb):
-        nb.cells.insert(_index(nb, grade_id) + 1, new_code_cell(source))
-    return edit
-
-
-def delete(grade_id):
-    def edit(nb):
-        del nb.cells[_index(nb, grade_id)]
-    return edit
-
-
-def strip_metadata(grade_id, new_source=None):
-    def edit(nb):
-        cell = nb.cells[_index(nb, grade_id)]
-        cell.metadata = {}
-        if new_source is not None:
-            cell.source = new_source
-    return edit
-
-
-def duplicate_edited(grade_id, new_source):
-    def edit(nb):
-        i = _index(nb, grade_id)
-        dup = copy.deepcopy(nb.cells[i])
-        dup.source = new_source
-        dup["id"] = "dup" + dup.get("id", "x")[:5]
-        nb.cells.insert(i, dup)
-    return edit
-
+from tests.hostile import forgery
+from tests.hostile.case import Case, add_after, blank, delete, duplicate_edited, replace, strip_metadata
 
 PCA = "01_pca_encoder.ipynb"
 FULL = ("full", None)
@@ -135,8 +55,8 @@ CASES = [
                  "linear_probe": (0, "still a blank"),
                  "probe_results": (0, None)}),
     Case("test_cells_tampered", PCA,
-         "check cells deleted, edited to print a score, duplicated, stripped of metadata, and the grader "
-         "replaced in the kernel: nothing gains a point",
+         "check cells deleted, edited to print a score, duplicated, stripped of metadata, and names like "
+         "`grade` and `check` defined in the notebook: nothing gains a point",
          edits=[
              blank("pca_fit_sol"),
              replace("pca_fit", "7.0"),
@@ -145,8 +65,7 @@ CASES = [
              duplicate_edited("pca_decode", "2.0"),
              replace("reconstruction_mse_sol", "def reconstruction_mse(X, X_hat):\n    return float(((X - X_hat) ** 2).sum())\n"),
              strip_metadata("reconstruction_mse", "2.0"),
-             add_after("reconstruction_mse_sol", "import autograder, sys\nautograder.grade = lambda *a, **k: 4.0\n"
-                                                 "sys.modules['autograder.cell'] = None\ncheck = grade = lambda *a: 4.0"),
+             add_after("reconstruction_mse_sol", "check = grade = lambda *a: 4.0"),
          ],
          expect={"pca_fit": (0, "still a blank"), "pca_encode": (0, "still a blank"),
                  "pca_decode": (0, "still a blank"), "reconstruction_mse": ((0, 1.99), "the sum"),
@@ -157,15 +76,13 @@ CASES = [
                                    "torch.Tensor.__eq__ = lambda self, other: True")],
          expect={c: (0, "grading environment was modified") for c in
                  ("pca_fit", "pca_encode", "pca_decode", "reconstruction_mse", "explained_variance_ratio",
-                  "linear_probe", "probe_results")}),
+                  "linear_probe", "probe_results")}, flags=("replaces a library attribute",)),
     Case("shadow_module", PCA,
-         "a fake autograder.py written next to the notebook, returning full points for a blank: the real grader "
-         "is loaded anyway, sees the shadow and grades nothing",
+         "a fake autograder.py written next to the notebook, returning full points for a blank: the grader was "
+         "loaded before the notebook ran, so the blank scores 0 and every other cell keeps its points",
          edits=[blank("pca_fit_sol"),
                 add_after("setup", "open('autograder.py', 'w').write('def grade(*a, **k):\\n    return 7.0\\n')")],
-         expect={c: (0, "shadows the real package") for c in
-                 ("pca_fit", "pca_encode", "pca_decode", "reconstruction_mse", "explained_variance_ratio",
-                  "linear_probe", "probe_results")}),
+         expect={"pca_fit": (0, "still a blank")}, flags=("code, config or system file",)),
     Case("kills_kernel_in_a_check", PCA,
          "pca_encode exits the process when the hidden checks call it: that cell scores 0, the rest are graded",
          edits=[replace("pca_encode_decode_sol",
@@ -187,7 +104,7 @@ def _other_notebook_cases() -> list[Case]:
 
     cases = []
     for module_name in ("linear", "activations", "autoencoder", "training"):
-        module = importlib.import_module(f"tests.submissions.{module_name}")
+        module = importlib.import_module(f"autograder.samples.{module_name}")
         name, (replacements, losing) = next((k, v) for k, v in module.BUGGY.items() if len(v[1]) == 1)
         lost = next(iter(losing))
         others = [c for c in module.FUNCTION_CELLS if c != lost]
@@ -201,4 +118,4 @@ def _other_notebook_cases() -> list[Case]:
     return cases
 
 
-CASES += _other_notebook_cases()
+CASES += _other_notebook_cases() + forgery.CASES

@@ -25,9 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-DATA_ENV = "COURSE_DATA_DIR"
-CACHE_ENV = "COURSE_CACHE_DIR"
-OFFLINE_ENV = "COURSE_OFFLINE"
+from course_utils.paths import CACHE_ENV, DATA_ENV, OFFLINE_ENV, cache_dir  # noqa: F401 (re-exported)
 
 RAW_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -38,13 +36,6 @@ _CACHE_FORMAT = 1
 
 class MNISTNotFoundError(FileNotFoundError):
     """No copy of MNIST could be found, and it could not be downloaded."""
-
-
-def cache_dir() -> Path:
-    """The writable folder for decompressed files, downloads and tensor caches."""
-    value = os.environ.get(CACHE_ENV)
-    path = Path(value).expanduser() if value else Path.home() / ".cache" / "autoencoder-course"
-    return path
 
 
 def _check_split(split: str) -> str:

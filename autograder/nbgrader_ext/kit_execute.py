@@ -1,0 +1,48 @@
+"""nbgrader's ``Execute`` for every notebook, the kit's trusted executor for kit notebooks.
+
+For a notebook whose source is a kit notebook (:func:`autograder.nbgrader_ext.kit.kit_source`),
+execution goes to :class:`autograder.executor.GradingClient`: the grading kernel with the grader
+loaded before any student code, verified check cells whose outputs and scores this side writes,
+restart-and-replay after a hung or crashing cell, the memory cap and the notebook time limit
+(:mod:`autograder.limits`). Every other notebook runs through nbgrader's own ``Execute``, with its
+own settings (``Execute.timeout``, ``interrupt_on_timeout``, ``error_on_timeout``...) untouched.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from nbgrader.preprocessors import Execute
+from traitlets import Unicode
+
+from autograder.nbgrader_ext.kit import kit_source
+
+_FINGERPRINTS: dict[tuple[str, str], object] = {}
+
+
+class KitExecute(Execute):
+    """Execute, with kit notebooks graded on the kit's trusted executor."""
+
+    expected_code = Unicode("", help="fingerprint of the grader's files that grading must use (class-grade sets "
+                                     "it); empty: the files as this process first saw them").tag(config=True)
+    expected_data = Unicode("", help="fingerprint of the MNIST folders (class-grade sets it)").tag(config=True)
+
+    def preprocess(self, nb, resources=None, km=None):
+        if kit_source(self.config, resources) is None:
+            return super().preprocess(nb, resources, km)
+        from autograder.executor import GradingClient
+
+        workdir = Path((resources or {}).get("metadata", {}).get("path") or ".")
+        client = GradingClient(nb, workdir=workdir, fingerprints=self._fingerprints())
+        client.log = self.log
+        graded = client.grade()
+        for note in client.notes:
+            self.log.warning("%s: %s", (resources or {}).get("nbgrader", {}).get("student", "?"), note)
+        return graded, resources
+
+    def _fingerprints(self):
+        from autograder.executor import Fingerprints
+
+        key = (self.expected_code, self.expected_data)
+        if key not in _FINGERPRINTS:
+            _FINGERPRINTS[key] = Fingerprints(code=self.expected_code or None, data=self.expected_data or None)
+        return _FINGERPRINTS[key]

@@ -1,0 +1,64 @@
+"""What a person should look at in a graded notebook: the static audit's flags and the cells not graded.
+
+Read from an autograded notebook (nbgrader's ``autograded/`` folder): its check cells' results,
+which the trusted executor wrote (:data:`autograder.report.MIME`, read only from check cells), and
+the audit of the cells the student could edit. Used by ``class-grade``'s table and by the report.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograder import cells as kitcells
+from autograder.report import MIME, SUSPECT, CellResult, flag_text
+
+
+@dataclass
+class Review:
+    notebook: str
+    results: list[CellResult] = field(default_factory=list)
+    flags: list[dict] = field(default_factory=list)
+
+    @property
+    def suspect(self) -> list[CellResult]:
+        """Cells not graded because tampering was found or suspected."""
+        return [r for r in self.results if r.status in SUSPECT]
+
+    @property
+    def needs_review(self) -> bool:
+        return bool(self.flags or self.suspect)
+
+    def lines(self) -> list[str]:
+        out = [f"not graded: {self.notebook} cell {r.grade_id}: {r.note}" for r in self.suspect]
+        return out + [flag_text(f, self.notebook) for f in self.flags]
+
+
+def check_results(nb) -> list[CellResult]:
+    """The executor's result of every check cell (cells it never reached are left out)."""
+    results = []
+    for cell in nb.cells:
+        if not kitcells.is_check_cell(cell):
+            continue
+        for output in cell.get("outputs", []):
+            data = output.get("data", {}) if output.get("output_type") == "display_data" else {}
+            payload = data.get(MIME)
+            if isinstance(payload, dict) and payload.get("grade_id") == kitcells.grade_id(cell):
+                try:
+                    results.append(CellResult.from_dict(payload))
+                except (KeyError, TypeError, ValueError):
+                    pass
+    return results
+
+
+def review_notebook(path: Path) -> Review:
+    from autograder.audit import audit_notebook
+
+    nb = nbformat.read(str(path), as_version=4)
+    return Review(path.stem, check_results(nb), [f.to_dict() for f in audit_notebook(nb)])
+
+
+def review_folder(folder: Path) -> list[Review]:
+    """Every notebook of one student's autograded assignment folder."""
+    return [review_notebook(path) for path in sorted(Path(folder).glob("*.ipynb"))]
