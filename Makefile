@@ -10,16 +10,13 @@ SHARED_DATA := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED_DATA)/MNIST/raw),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)
 endif
-# One torch thread: two slow down many times when anything else competes for a 2-core machine.
-export COURSE_TORCH_THREADS ?= 1
-export OMP_NUM_THREADS ?= 1
-export MPLBACKEND ?= Agg
+# Thread caps and headless plotting: set once, in autograder/limits.py (one torch thread per grading kernel).
 export PATH := $(BIN):$(PATH)
 
 PYTEST_ARGS ?=
 JOBS ?= 2
 
-.PHONY: course test release bench clean
+.PHONY: course test release bench calibrate clean
 
 $(VENV)/.installed: pyproject.toml student/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +41,10 @@ release: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python bench/run.py
+
+# Part 4's quality thresholds against the reference autoencoder (not a benchmark: no timings judged).
+calibrate: $(VENV)/.installed
+	$(BIN)/python -m autograder.calibrate
 
 clean:
 	rm -rf $(VENV) .pytest_cache

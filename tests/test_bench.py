@@ -1,4 +1,5 @@
-"""The benchmark runs end to end in --quick mode and writes every section with finite figures.
+"""The benchmark runs end to end in --quick mode and writes every section with finite figures; the
+calibration of part 4's quality thresholds (`python -m autograder.calibrate`) runs and covers both budgets.
 
 Benchmarks are not timed tests: nothing here judges a figure, only that each one was measured.
 """
@@ -12,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-SECTIONS = ("startup", "mnist", "notebooks", "grading", "class", "quality")
+SECTIONS = ("startup", "mnist", "notebooks", "grading", "class", "cluster")
 
 
 def numbers(value, path="$"):
@@ -34,11 +35,11 @@ def test_numbers_walks_nested_json():
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)
+@pytest.mark.timeout(1800)
 def test_quick_benchmark_writes_every_section(tmp_path, mnist_available):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, str(REPO / "bench" / "run.py"), "--quick", "--out", str(out)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=900)
+                          cwd=tmp_path, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     assert "targets met:" in proc.stdout and "status" in proc.stdout, proc.stdout[-3000:]
     figures = json.loads(out.read_text())
@@ -53,7 +54,7 @@ def test_quick_benchmark_writes_every_section(tmp_path, mnist_available):
     # the figures the targets are judged on are there, and say met or not met
     names = {t["target"] for t in figures["targets"]}
     assert names >= {"notebook_run_all_s", "assignment_run_all_s", "autograde_one_student_s", "nbgrader_startup_s",
-                     "kernel_peak_mb", "mnist_load_s"}, names
+                     "kernel_peak_mb", "mnist_load_s", "overhead_pct", "two_worker_speedup"}, names
     assert all(isinstance(t["met"], bool) and math.isfinite(t["value"]) for t in figures["targets"])
     # what was measured is sane: the solution earns full marks, the class was graded, both -j ran
     grading = figures["grading"]
@@ -62,9 +63,64 @@ def test_quick_benchmark_writes_every_section(tmp_path, mnist_available):
     assert set(figures["class"]["runs"]) == {"1", "2"}
     for run in figures["class"]["runs"].values():
         assert run["graded"] == figures["class"]["submissions"] == 4 and run["failed"] == 0
+    cluster = figures["cluster"]
+    for key in ("one_worker", "two_workers", "local_j2"):
+        assert cluster[key]["graded"] == cluster["submissions"] == 4, cluster[key]
+    assert cluster["two_workers"]["workers"] and len(cluster["overhead"]["samples"]) == 3
     for item in figures["notebooks"]["items"]:
         assert item["kernel"]["cell_errors"] == 0 and item["floor"]["cell_errors"] == 0, item
-    quality = figures["quality"]["budgets"]
+    # the grading floor ran the hidden checks themselves (run_cell in place of each check cell)
+    for floor in grading["floors"].values():
+        assert floor["cell_errors"] == 0 and floor["check_cells"] > 0, floor
+        assert floor["check_score"] == floor["check_max_score"] > 0, floor
+
+
+def test_sections_are_the_modules_named_in_one_list():
+    from bench.sections import MODULES, sections
+
+    found = sections()
+    assert [s.name for s in found] == list(SECTIONS) and len(MODULES) == len(found)
+    assert all(callable(s.run) and s.about for s in found)
+
+
+def test_views_of_a_kit_notebook():
+    """A student runs a notebook without its check cells; the grading floor calls the in-kernel runner."""
+    from autograder import cells
+    from bench.context import all_notebooks
+    from bench.nbrun import grading_view, read_nb, student_view
+
+    nb = read_nb(all_notebooks()[0])
+    checks = cells.check_cells(nb)
+    assert checks
+    assert not cells.check_cells(student_view(nb))
+    assert len(student_view(nb).cells) == len(nb.cells) - len(checks)
+    graded = grading_view(nb)
+    calls = [c.source for c in graded.cells if cells.is_check_cell(c)]
+    assert calls == [f'from autograder.incell import run_cell; run_cell("{gid}", globals())' for gid in checks]
+    assert cells.check_cells(nb) == checks  # the views are copies
+
+
+def test_the_empty_notebook_is_a_kit_notebook(tmp_path):
+    import nbformat
+
+    from autograder import cells
+    from bench.shared import empty_kit_notebook
+
+    nb = nbformat.read(str(empty_kit_notebook(tmp_path)), as_version=4)
+    assert cells.is_kit_notebook(nb) and not nb.cells
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_calibrate_covers_both_budgets(tmp_path, mnist_available):
+    out = tmp_path / "quality.json"
+    proc = subprocess.run([sys.executable, "-m", "autograder.calibrate", "--seeds", "1", "--json", str(out)],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    assert "smallest margin" in proc.stdout, proc.stdout[-3000:]
+    quality = json.loads(out.read_text())["budgets"]
     assert set(quality) == {"notebook", "grader"}
     for budget in quality.values():
         assert set(budget["latent"]) == {"2", "32"}
+        found = list(numbers(budget["latent"]))
+        assert found and all(math.isfinite(x) for _, x in found), found

@@ -1,0 +1,109 @@
+"""class-grade on real Dask processes: 1 and 2 workers, the cost of distribution, a local -j 2 beside them.
+
+A `dask scheduler` and `dask worker` processes (one thread each) run on 127.0.0.1, started and stopped by
+pid (autograder.daskprocs). The same class is graded with `--scheduler` on 1 worker, then on 2, then on
+the local cluster of `-j 2`, each run executing every notebook again (`--fresh`). The distribution overhead
+is measured on its own: a few notebooks sent one at a time, the round trip on this side minus the
+execution time the worker reports (serialising the notebook and the student's files, scheduling, sending
+the executed notebook back). Targets (2 cores): overhead at most 10 % of a notebook's grading time;
+2 workers at least 1.7x the throughput of 1.
+"""
+from __future__ import annotations
+
+import json
+import statistics
+import time
+
+from bench import shared
+from bench.context import ASSIGNMENT, Bench, fmt_s, fmt_wall_cpu
+from bench.measure import base_env, say, timed, tool
+
+NAME = "cluster"
+KINDS = ("full marks", "partly wrong", "full marks", "untouched release")
+OVERHEAD_SAMPLES = 3
+CLASS_OF = 3000  # the projection: 3,000 students x every notebook
+MAX_OVERHEAD_PCT = 10.0
+MIN_SPEEDUP = 1.7
+
+
+def _grade(b: Bench, course_root, students: list[str], label: str, extra: list[str]) -> dict:
+    say(f"class-grade {label} ({len(students)} students)")
+    cmd = [*tool("autograder"), "class-grade", str(course_root), ASSIGNMENT, "--json", "--fresh", *extra]
+    for student in students:
+        cmd += ["--student", student]
+    wall, proc = timed(cmd, env=base_env(), ok=(0, 1))
+    outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
+    run = {"wall_s": wall, "cpu_s": proc.cpu_s, "per_minute": 60 * len(students) / wall,
+           "graded": sum(o["ok"] for o in outcomes), "workers": sorted({o["worker"] for o in outcomes if o["worker"]})}
+    b.row(NAME, f"{label}: wall time; submissions per minute", f"{fmt_wall_cpu(wall, proc.cpu_s)}; "
+          f"{run['per_minute']:.2f}")
+    return run
+
+
+def _overhead(address: str, course_root, student: str) -> dict:
+    """Send a student's notebooks one at a time: round trip here, execution there."""
+    from distributed import Client
+
+    from autograder.distributed import execute_job, prepare_jobs
+    from autograder.executor import Fingerprints
+
+    code = Fingerprints().code
+    jobs = prepare_jobs(course_root, ASSIGNMENT, student, "solutions", code)
+    samples = []
+    with Client(address, timeout="60s") as client:
+        for job in (jobs * OVERHEAD_SAMPLES)[:OVERHEAD_SAMPLES]:
+            start = time.perf_counter()
+            result = client.submit(execute_job, job, code, pure=False).result()
+            round_trip = time.perf_counter() - start
+            samples.append({"round_trip_s": round_trip, "execution_s": result["seconds"],
+                            "sent_kb": (len(job.nb) + sum(map(len, job.files.values()))) / 1024,
+                            "returned_kb": len(result["nb"]) / 1024})
+    overhead = statistics.mean(s["round_trip_s"] - s["execution_s"] for s in samples)
+    execution = statistics.mean(s["execution_s"] for s in samples)
+    return {"samples": samples, "overhead_s": overhead, "execution_s": execution,
+            "overhead_pct": 100 * overhead / execution if execution else None}
+
+
+def _projection(b: Bench, seconds_per_notebook: float, notebooks: int) -> dict:
+    """On paper: the class of 3,000 on N worker threads, from the measured per-notebook cost."""
+    total = CLASS_OF * notebooks * seconds_per_notebook
+    hours = {n: total / n / 3600 for n in (16, 64, 160, 320)}
+    b.row(NAME, f"projection: {CLASS_OF} students x {notebooks} notebook(s) = {total / 3600:.0f} CPU-hours",
+          "; ".join(f"{n} threads {h:.1f} h" for n, h in hours.items()))
+    return {"cpu_hours": total / 3600, "wall_hours_by_threads": hours}
+
+
+def run(b: Bench) -> dict:
+    from autograder.daskprocs import LocalDask
+
+    names = [p.name for p in b.notebooks]
+    course_root = shared.course(b)["root"]
+    students = [f"dask{i + 1:02d}" for i in range(b.students)]
+    for i, student in enumerate(students):
+        shared.add_submission(course_root, student, KINDS[i % len(KINDS)], names)
+    out = {"submissions": len(students), "notebooks": names}
+    dask = LocalDask(b.tmp / "dask", env=base_env())
+    try:
+        address = dask.start_scheduler()
+        dask.start_worker("w1")
+        out["one_worker"] = _grade(b, course_root, students, "1 worker (--scheduler)", ["--scheduler", address])
+        out["overhead"] = _overhead(address, course_root, students[0])
+        dask.start_worker("w2")
+        out["two_workers"] = _grade(b, course_root, students, "2 workers (--scheduler)", ["--scheduler", address])
+    finally:
+        left = dask.stop()
+        if left:
+            b.note(NAME, f"processes left running after the section: {left}")
+    out["local_j2"] = _grade(b, course_root, students, "local cluster -j 2", ["-j", "2"])
+    overhead = out["overhead"]
+    b.row(NAME, "one notebook: execution on a worker; overhead of sending it (sent / returned)",
+          f"{fmt_s(overhead['execution_s'])}; {fmt_s(overhead['overhead_s'])} "
+          f"({statistics.mean(s['sent_kb'] for s in overhead['samples']):.0f} kB / "
+          f"{statistics.mean(s['returned_kb'] for s in overhead['samples']):.0f} kB)")
+    b.target(NAME, "overhead_pct", "distribution overhead, % of a notebook's grading time", overhead["overhead_pct"],
+             MAX_OVERHEAD_PCT, "%")
+    out["speedup"] = out["two_workers"]["per_minute"] / out["one_worker"]["per_minute"]
+    b.target(NAME, "two_worker_speedup", "throughput of 2 workers over 1 (at least)", out["speedup"], MIN_SPEEDUP,
+             "x", higher_is_better=True)
+    out["projection"] = _projection(b, overhead["execution_s"] + max(overhead["overhead_s"], 0), len(names))
+    return out
