@@ -1,13 +1,24 @@
-"""``autograder class-grade COURSE_DIR ASSIGNMENT``: autograde a whole class through nbgrader.
+"""``autograder class-grade COURSE ASSIGNMENT``: autograde a whole class, the notebooks executed on Dask.
 
-* A pre-check first: the kernel nbgrader will use must import ``autograder`` (otherwise every
-  student would silently score 0 and nbgrader would still exit 0).
-* Each student is graded by their own ``nbgrader autograde --student S --force`` process, under
-  a wall-time limit, so one broken notebook never stops the others; ``-j N`` runs N at once.
-* Grades are written to the gradebook student by student: an interrupted run keeps every grade
-  already written, and re-running gives the same grades (``--force`` regrades from the submission).
-* The end-of-run table says, per student, graded or failed and why; the exit code is 1 when any
-  student could not be graded, 2 when nothing could be graded at all.
+Two steps, one code path whether the cluster is local or not:
+
+1. **Execute** (the expensive part) on a Dask cluster: the running one named by ``--scheduler``, or a
+   local one with ``-j`` workers. Each kit notebook a student submitted is restored from the course's
+   source on this machine and sent, with the student's other files, to a worker, which runs it on the
+   kit's trusted executor (:mod:`autograder.distributed`). A worker that dies mid-notebook has the
+   notebook retried on another one (Dask's own rescheduling); a notebook that kills every worker it
+   lands on fails after Dask's ``allowed-failures`` tries and its student is reported as not graded.
+   Executed notebooks are kept in ``COURSE/.autograder/executions/``: a re-run executes only what
+   changed (another submission, another grader).
+2. **Record**, on this machine, where nbgrader is the authority: one ``nbgrader autograde --student S
+   --force`` per student (``-j`` at once), whose executor takes the outputs the workers computed. It writes
+   the gradebook (sqlite, or the course's ``db_url``), ``autograded/`` and the late penalties exactly as a
+   local autograde does, once per student. Ctrl-C keeps every grade already written.
+
+At the end: a table (graded or not and why, the score, the worker, what needs review), the outcomes as
+``COURSE/reports/ASSIGNMENT/class-grade.json``, and the class report. Exit code 1 when a student could
+not be graded, 2 when nothing could be graded (no submissions, a scheduler that cannot be reached, a worker
+that cannot load the grader).
 """
 from __future__ import annotations
 
@@ -16,10 +27,9 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder import limits
@@ -35,23 +45,11 @@ class StudentOutcome:
     max_score: float | None = None
     reason: str = ""
     review: list[str] = field(default_factory=list)  # audit flags and cells not graded (tampering suspected)
+    worker: str = ""  # the Dask worker(s) that executed the student's notebooks
 
 
-def kernel_precheck() -> str:
-    """'' when a grading kernel can load the grader and its data here; otherwise what is wrong."""
-    probe = "from autograder import heldout, incell, kernel, registry; registry.table(); heldout.preload()"
-    python = str(Path(venv_bin("nbgrader")).parent / "python")
-    try:
-        # From a neutral folder and isolated, as the executor starts grading kernels.
-        proc = subprocess.run([python, "-I", "-c", probe], capture_output=True, text=True, timeout=300, env=tool_env(),
-                              cwd=tempfile.gettempdir())
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return f"the grading Python ({python}) could not be started: {exc}"
-    if proc.returncode != 0:
-        last = (proc.stderr.strip().splitlines() or ["?"])[-1]
-        return (f"a grading kernel could not load the grader or its data ({last[:300]}); install the kit in "
-                f"{Path(python).parent.parent} (pip install ./student '.[grade]') and set COURSE_DATA_DIR")
-    return ""
+class CannotGrade(Exception):
+    """Nothing can be graded: the reason is one line for the TA."""
 
 
 def submitted_students(course: Path, assignment: str) -> list[str]:
@@ -59,7 +57,8 @@ def submitted_students(course: Path, assignment: str) -> list[str]:
     return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir())
 
 
-def _scores(course: Path, assignment: str, student: str, db_url: str | None) -> tuple[float, float]:
+def gradebook_score(course: Path, assignment: str, student: str, db_url: str | None = None) -> tuple[float, float]:
+    """(score, max score) of a student's submission of ``assignment``, from the course's gradebook."""
     from nbgrader.api import Gradebook
 
     url = db_url or f"sqlite:///{course / 'gradebook.db'}"
@@ -68,12 +67,48 @@ def _scores(course: Path, assignment: str, student: str, db_url: str | None) -> 
         return float(sub.score), float(sub.max_score)
 
 
-def grade_student(course: Path, assignment: str, student: str, timeout: float, db_url: str | None = None,
-                  fingerprints=None) -> StudentOutcome:
+# ---------------------------------------------------------------------------------------- the cluster
+def connect(scheduler: str | None, jobs: int):
+    """A Dask client: on the running scheduler, or on a local cluster of ``jobs`` one-thread workers."""
+    import logging
+
+    from distributed import Client, LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # the table says what went wrong, once
+    if scheduler:
+        try:
+            return Client(scheduler, timeout="15s", set_as_default=False), None
+        except (OSError, TimeoutError) as exc:
+            raise CannotGrade(f"cannot reach the Dask scheduler at {scheduler} ({type(exc).__name__}: "
+                              f"{str(exc)[:160]}); nothing was changed") from None
+    cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1, processes=True, dashboard_address=None,
+                           memory_limit=0, silence_logs=40)
+    return Client(cluster, set_as_default=False), cluster
+
+
+def check_workers(client) -> None:
+    """Every worker must load the grader and its data before anything is graded."""
+    from autograder.distributed import worker_check
+
+    workers = list(client.scheduler_info()["workers"])
+    if not workers:
+        raise CannotGrade("the Dask cluster has no workers")
+    problems = {address: problem for address, problem in client.run(worker_check).items() if problem}
+    if problems:
+        address, problem = next(iter(problems.items()))
+        raise CannotGrade(f"{len(problems)} of {len(workers)} Dask worker(s) cannot load the grader or its data "
+                          f"(e.g. {address}: {problem}); install the kit there (pip install ./student '.[grade]') "
+                          f"and set COURSE_DATA_DIR")
+
+
+# ---------------------------------------------------------------------------------------- step 2: record
+def record_student(course: Path, assignment: str, student: str, timeout: float, db_url: str | None,
+                   fingerprints, results_dir: Path, worker: str = "") -> StudentOutcome:
+    """``nbgrader autograde --student S --force`` with the workers' executions: nbgrader writes the grades."""
     start = time.perf_counter()
-    cmd = [venv_bin("nbgrader"), "autograde", assignment, "--student", student, "--force"]
-    if fingerprints is not None:  # what the grader's files and the data were before any student's code ran
-        cmd += [f"--KitExecute.expected_code={fingerprints.code}", f"--KitExecute.expected_data={fingerprints.data}"]
+    cmd = [venv_bin("nbgrader"), "autograde", assignment, "--student", student, "--force",
+           f"--KitExecute.expected_code={fingerprints.code}", f"--KitExecute.expected_data={fingerprints.data}",
+            f"--KitExecute.results_dir={results_dir}"]
     if db_url:
         cmd.append(f"--CourseDirectory.db_url={db_url}")
     proc = subprocess.Popen(cmd, cwd=course, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -83,74 +118,210 @@ def grade_student(course: Path, assignment: str, student: str, timeout: float, d
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
-        return StudentOutcome(student, False, time.perf_counter() - start,
-                              reason=f"took longer than {timeout:g} s and was stopped")
+        return StudentOutcome(student, False, time.perf_counter() - start, worker=worker,
+                              reason=f"nbgrader took longer than {timeout:g} s and was stopped")
     except BaseException:
         os.killpg(proc.pid, signal.SIGKILL)
         raise
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
         errors = [line for line in out.splitlines() if "ERROR" in line or "Error" in line]
-        return StudentOutcome(student, False, seconds, reason=(errors[-1] if errors else out.strip()[-200:])[:300])
+        return StudentOutcome(student, False, seconds, worker=worker,
+                              reason=(errors[-1] if errors else out.strip()[-200:])[:300])
     try:
-        score, max_score = _scores(course, assignment, student, db_url)
+        score, max_score = gradebook_score(course, assignment, student, db_url)
     except Exception as exc:
-        return StudentOutcome(student, False, seconds, reason=f"graded, but no grade found: {exc}")
+        return StudentOutcome(student, False, seconds, worker=worker, reason=f"graded, but no grade found: {exc}")
     from autograder.review import review_folder
 
     review = [line for r in review_folder(course / "autograded" / student / assignment) for line in r.lines()]
-    return StudentOutcome(student, True, seconds, score, max_score, review=review)
+    return StudentOutcome(student, True, seconds, score, max_score, review=review, worker=worker)
+
+
+# ---------------------------------------------------------------------------------------- step 1: execute
+@dataclass
+class _Student:
+    name: str
+    pending: set = field(default_factory=set)  # notebooks still executing
+    workers: set = field(default_factory=set)
+    error: str = ""
+
+
+def _failure(exc: BaseException) -> str:
+    from distributed import KilledWorker
+
+    if isinstance(exc, KilledWorker):
+        return ("it killed every Dask worker that ran it (Dask's allowed-failures tries): the notebook kills the "
+                "process that grades it")
+    return f"executing it failed: {type(exc).__name__}: {str(exc)[:200]}"
+
+
+class ClassGrading:
+    """One class-grade run: submits every notebook, records each student as soon as their notebooks are done."""
+
+    retries = 1  # a task that raises is tried once more; a worker that dies is Dask's own rescheduling
+
+    def __init__(self, course: Path, assignment: str, client, jobs: int, timeout: float, db_url: str | None,
+                 source_dir: str, progress: bool, fresh: bool = False):
+        from autograder.distributed import ResultStore
+        from autograder.executor import Fingerprints
+
+        self.course, self.assignment, self.client, self.db_url = course, assignment, client, db_url
+        self.timeout, self.source_dir, self.progress, self.fresh = timeout, source_dir, progress, fresh
+        self.fingerprints = Fingerprints()
+        self.store = ResultStore.for_course(course, assignment)
+        self.pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+        self.students: dict[str, _Student] = {}
+        self.outcomes: list[StudentOutcome] = []
+        self.recording = []
+
+    def run(self, names: list[str]) -> list[StudentOutcome]:
+        from distributed import as_completed
+        from tqdm.auto import tqdm
+
+        futures = self._submit(names)
+        self.bar = tqdm(total=len(names), desc=f"grading {self.assignment}", unit="student",
+                        disable=not self.progress, file=sys.stderr)
+        try:
+            for name in [n for n, s in self.students.items() if not s.pending]:
+                self._record(name)
+            for future in as_completed(futures, loop=self.client.loop):
+                self._collect(future)
+            for recorded in self.recording:
+                self.outcomes.append(recorded.result())
+        except KeyboardInterrupt:
+            for future in futures:
+                future.cancel()
+            self.pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            self.bar.close()
+        self.pool.shutdown()
+        return sorted(self.outcomes, key=lambda o: o.student)
+
+    def _submit(self, names: list[str]) -> list:
+        from autograder.distributed import execute_job, prepare_jobs
+
+        futures = []
+        for name in names:
+            student = self.students[name] = _Student(name)
+            try:
+                jobs = prepare_jobs(self.course, self.assignment, name, self.source_dir, self.fingerprints.code)
+            except Exception as exc:  # an unreadable notebook: nbgrader will say why when it records the student
+                jobs = []
+                student.error = f"could not be prepared: {type(exc).__name__}: {str(exc)[:200]}"
+            for job in jobs:
+                stored = None if self.fresh else self.store.load(name, job.notebook)
+                if stored is not None and stored.key == job.key and stored.nb:
+                    student.workers.add(stored.worker)
+                    continue  # executed already, in an earlier run of the same submission and grader
+                student.pending.add(job.notebook)
+                future = self.client.submit(execute_job, job, self.fingerprints.code, pure=False,
+                                            retries=self.retries, key=f"autograder-{job.key[:16]}-{name}-{job.notebook}")
+                future.autograder_job = (name, job.notebook, job.key)
+                futures.append(future)
+        return futures
+
+    def _collect(self, future) -> None:
+        from autograder.distributed import StoredResult
+
+        name, notebook, key = future.autograder_job
+        student = self.students[name]
+        try:
+            result = future.result()
+            self.store.save(name, notebook, StoredResult(key, result["nb"], result["notes"], result["worker"],
+                                                         result["seconds"]))
+            student.workers.add(result["worker"])
+        except Exception as exc:
+            student.error = student.error or f"{notebook}: {_failure(exc)}"
+        student.pending.discard(notebook)
+        if not student.pending:
+            self._record(name)
+
+    def _record(self, name: str) -> None:
+        student = self.students[name]
+        worker = ", ".join(sorted(w for w in student.workers if w))
+        if student.error and "could not be prepared" not in student.error:
+            self.outcomes.append(StudentOutcome(name, False, 0.0, reason=student.error, worker=worker))
+            self.bar.update(1)
+            return
+        recording = self.pool.submit(record_student, self.course, self.assignment, name, self.timeout, self.db_url,
+                                     self.fingerprints, self.store.folder, worker)
+        recording.add_done_callback(lambda _: self.bar.update(1))
+        self.recording.append(recording)
+
+
+def source_directory(course: Path) -> str:
+    """The course's source folder, as its nbgrader config says (nbgrader's own reading of it)."""
+    proc = subprocess.run([venv_bin("python"), "-c", SOURCE_DIR_PROBE], cwd=course, env=tool_env(),
+                          capture_output=True, text=True, timeout=120)
+    return proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else "source"
+
+
+SOURCE_DIR_PROBE = """\
+from nbgrader.apps import NbGrader
+app = NbGrader()
+app.initialize([])
+print(app.coursedir.source_directory)
+"""
 
 
 def class_grade(course: Path, assignment: str, jobs: int = 1, timeout: float | None = None,
-                students: list[str] | None = None, db_url: str | None = None, progress: bool = True
-                ) -> tuple[int, list[StudentOutcome]]:
+                students: list[str] | None = None, db_url: str | None = None, progress: bool = True,
+                scheduler: str | None = None, fresh: bool = False) -> tuple[int, list[StudentOutcome]]:
     course = Path(course).resolve()
-    problem = kernel_precheck()
-    if problem:
-        print(f"autograder class-grade: not grading: {problem}", file=sys.stderr)
-        return 2, []
-    students = students or submitted_students(course, assignment)
-    if not students:
+    names = students or submitted_students(course, assignment)
+    if not names:
         print(f"autograder class-grade: no submissions of {assignment!r} in {course / 'submitted'} "
               f"(run `nbgrader collect {assignment}` first)", file=sys.stderr)
         return 2, []
     timeout = timeout or float(limits.NOTEBOOK_TIMEOUT) * 2
-    from autograder.executor import Fingerprints
-
-    fingerprints = Fingerprints()
-    outcomes: list[StudentOutcome] = []
-    from tqdm.auto import tqdm
-
-    bar = tqdm(total=len(students), desc=f"grading {assignment}", unit="student", disable=not progress,
-               file=sys.stderr)
-    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
-    futures = {pool.submit(grade_student, course, assignment, s, timeout, db_url, fingerprints): s for s in students}
+    client = cluster = None
     try:
-        for future in as_completed(futures):
-            outcomes.append(future.result())
-            bar.update(1)
+        client, cluster = connect(scheduler, jobs)
+        check_workers(client)
+        grading = ClassGrading(course, assignment, client, jobs if scheduler is None else max(jobs, 2), timeout,
+                               db_url, source_directory(course), progress, fresh)
+        outcomes = grading.run(names)
+    except CannotGrade as exc:
+        print(f"autograder class-grade: not grading: {exc}", file=sys.stderr)
+        return 2, []
     except KeyboardInterrupt:
-        for future in futures:
-            future.cancel()
         print("\ninterrupted: the grades already written are kept; re-run to grade the rest", file=sys.stderr)
-        pool.shutdown(wait=False, cancel_futures=True)
-        bar.close()
-        return 130, sorted(outcomes, key=lambda o: o.student)
-    pool.shutdown()
-    bar.close()
-    outcomes.sort(key=lambda o: o.student)
-    failed = [o for o in outcomes if not o.ok]
-    return (1 if failed else 0), outcomes
+        return 130, []
+    finally:
+        for thing in (client, cluster):
+            if thing is not None:
+                try:
+                    thing.close()
+                except Exception:
+                    pass
+    save_outcomes(course, assignment, outcomes)
+    return (1 if any(not o.ok for o in outcomes) else 0), outcomes
+
+
+def save_outcomes(course: Path, assignment: str, outcomes: list[StudentOutcome]) -> Path:
+    """``COURSE/reports/ASSIGNMENT/class-grade.json``: who was graded and why not (merged with earlier runs)."""
+    path = Path(course) / "reports" / assignment / "class-grade.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        known = {o["student"]: o for o in json.loads(path.read_text())}
+    except (OSError, ValueError, KeyError, TypeError):
+        known = {}
+    known.update({o.student: asdict(o) for o in outcomes})
+    path.write_text(json.dumps([known[s] for s in sorted(known)], indent=1) + "\n")
+    return path
 
 
 def table(outcomes: list[StudentOutcome]) -> str:
-    lines = [f"{'student':<20} {'status':<8} {'score':>14} {'time':>7}  {'review':<14} reason", "-" * 86]
+    lines = [f"{'student':<20} {'status':<8} {'score':>14} {'time':>7}  {'worker':<22} {'review':<17} reason",
+             "-" * 110]
     for o in outcomes:
         score = f"{o.score:g} / {o.max_score:g}" if o.ok else "-"
         review = f"NEEDS REVIEW ({len(o.review)})" if o.review else ""
+        worker = o.worker if len(o.worker) <= 22 else o.worker[:19] + "..."
         lines.append(f"{o.student:<20} {'graded' if o.ok else 'FAILED':<8} {score:>14} {o.seconds:>6.0f}s  "
-                     f"{review:<14} {o.reason}")
+                     f"{worker:<22} {review:<17} {o.reason}")
     graded = sum(o.ok for o in outcomes)
     flagged = [o for o in outcomes if o.review]
     lines.append(f"{graded} graded, {len(outcomes) - graded} failed, {len(flagged)} need review")
@@ -162,9 +333,18 @@ def table(outcomes: list[StudentOutcome]) -> str:
 
 def main(args) -> int:
     code, outcomes = class_grade(Path(args.course), args.assignment, jobs=args.jobs, timeout=args.timeout,
-                                 students=args.student or None, progress=not args.json)
+                                 students=args.student or None, progress=not args.json,
+                                 scheduler=getattr(args, "scheduler", None), fresh=getattr(args, "fresh", False))
     if args.json:
-        print(json.dumps([o.__dict__ for o in outcomes]))
+        print(json.dumps([asdict(o) for o in outcomes]))
     elif outcomes:
         print(table(outcomes))
+    if outcomes:
+        try:
+            from autograder.classreport import build_report
+
+            print(f"report: {build_report(Path(args.course), args.assignment)}", file=sys.stderr if args.json else
+                  sys.stdout)
+        except Exception as exc:  # the report never changes what grading did
+            print(f"(the class report could not be written: {type(exc).__name__}: {str(exc)[:200]})", file=sys.stderr)
     return code

@@ -31,7 +31,7 @@ class Review:
         return bool(self.flags or self.suspect)
 
     def lines(self) -> list[str]:
-        out = [f"not graded: {self.notebook} cell {r.grade_id}: {r.note}" for r in self.suspect]
+        out = [f"{self.notebook} cell {r.grade_id}: {r.note}" for r in self.suspect]
         return out + [flag_text(f, self.notebook) for f in self.flags]
 
 

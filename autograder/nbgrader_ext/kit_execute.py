@@ -25,19 +25,37 @@ class KitExecute(Execute):
     expected_code = Unicode("", help="fingerprint of the grader's files that grading must use (class-grade sets "
                                      "it); empty: the files as this process first saw them").tag(config=True)
     expected_data = Unicode("", help="fingerprint of the MNIST folders (class-grade sets it)").tag(config=True)
+    results_dir = Unicode("", help="where class-grade stored the notebooks its Dask workers executed "
+                                   "(autograder.distributed.ResultStore); empty: execute here").tag(config=True)
 
     def preprocess(self, nb, resources=None, km=None):
-        if kit_source(self.config, resources) is None:
+        if kit_source(self.config, resources, self) is None:
             return super().preprocess(nb, resources, km)
         from autograder.executor import GradingClient
 
         workdir = Path((resources or {}).get("metadata", {}).get("path") or ".")
+        if self.results_dir:
+            executed = self._stored(nb, resources, workdir)
+            if executed is not None:
+                return executed, resources
         client = GradingClient(nb, workdir=workdir, fingerprints=self._fingerprints())
         client.log = self.log
         graded = client.grade()
         for note in client.notes:
             self.log.warning("%s: %s", (resources or {}).get("nbgrader", {}).get("student", "?"), note)
         return graded, resources
+
+    def _stored(self, nb, resources, workdir: Path):
+        """The outputs a Dask worker computed for this very notebook, or None (then it runs here)."""
+        from autograder.distributed import ResultStore, student_files
+
+        info = (resources or {}).get("nbgrader", {})
+        store = ResultStore(Path(self.results_dir))
+        executed, why = store.outputs_for(nb, info.get("student", ""), info.get("notebook", ""),
+                                          self._fingerprints().code, student_files(workdir))
+        if executed is None:
+            self.log.warning("%s/%s: executing here: %s", info.get("student"), info.get("notebook"), why)
+        return executed
 
     def _fingerprints(self):
         from autograder.executor import Fingerprints
