@@ -3,7 +3,9 @@
     autograder grade SUBMISSION.ipynb [--source PATH] [--json]
     autograder release                 regenerate assignments/ from solutions/ with nbgrader
     autograder course [--keep DIR]     the full nbgrader course cycle on sample students
-    autograder class-grade COURSE ASSIGNMENT [-j N]   autograde a whole class through nbgrader
+    autograder class-grade COURSE ASSIGNMENT [-j N] [--scheduler tcp://HOST:8786]
+                                       autograde a whole class: notebooks executed on Dask, grades by nbgrader
+    autograder report COURSE ASSIGNMENT [--out DIR]   the class report: scores, item analysis, similarity
     autograder sync [--check]          write the check cells and their points from the hidden checks
     autograder test-checks NOTEBOOK [PYTEST ARGS]     run the hidden checks with pytest against a notebook
 """
@@ -53,6 +55,12 @@ def _class_grade(args) -> int:
     return class_grade_main(args)
 
 
+def _report(args) -> int:
+    from autograder.classreport import main as report_main
+
+    return report_main(args)
+
+
 def _sync(args) -> int:
     from autograder.sync import main as sync_main
 
@@ -66,6 +74,9 @@ def _test_checks(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from autograder.limits import configure_process
+
+    configure_process()
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -87,11 +98,23 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("class-grade", help="autograde every submitted student through nbgrader")
     p.add_argument("course", help="the course directory (holding nbgrader_config.py and submitted/)")
     p.add_argument("assignment", help="the assignment id, e.g. autoencoders")
-    p.add_argument("-j", "--jobs", type=int, default=1, help="students graded at once (default 1)")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="without --scheduler: the local Dask cluster's workers (notebooks executed at once); "
+                        "with it: nbgrader processes recording grades at once on this machine (default 1)")
+    p.add_argument("--fresh", action="store_true",
+                   help="execute every notebook again, even those an earlier run already executed unchanged")
+    p.add_argument("--scheduler", metavar="tcp://HOST:8786",
+                   help="execute the notebooks on the workers of this running Dask cluster (docs/cluster.md)")
     p.add_argument("--timeout", type=float, default=None, help="seconds per student (default: 2x the notebook limit)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     p.set_defaults(func=_class_grade)
+
+    p = sub.add_parser("report", help="write the class report of an autograded assignment (HTML, CSV, JSON)")
+    p.add_argument("course", help="the course directory (holding gradebook.db and autograded/)")
+    p.add_argument("assignment", help="the assignment id, e.g. autoencoders")
+    p.add_argument("--out", help="write the report here (default: COURSE/reports/ASSIGNMENT/)")
+    p.set_defaults(func=_report)
 
     p = sub.add_parser("sync", help="write the check cells and their points from the hidden checks")
     p.add_argument("notebooks", nargs="*", help="source notebooks (default: every notebook in solutions/)")

@@ -31,14 +31,27 @@ MEMORY_MB = int(_number("AUTOGRADER_MEMORY_MB", 3072))
 TORCH_THREADS = int(_number("COURSE_TORCH_THREADS", 1))
 
 
-def grading_env(base: dict | None = None) -> dict:
-    """The environment a grading kernel runs in: thread caps and headless plotting."""
-    env = dict(os.environ if base is None else base)
+def _settings() -> dict:
+    """The thread caps and headless plotting of everything the kit runs: the one place they are set."""
     threads = str(TORCH_THREADS)
-    env.setdefault("COURSE_TORCH_THREADS", threads)
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env.setdefault(var, threads)
-    env.setdefault("MPLBACKEND", "Agg")
-    env.setdefault("PYTHONWARNINGS", "ignore")
-    env["AUTOGRADER_GRADING"] = "1"
+    return {"COURSE_TORCH_THREADS": threads, "OMP_NUM_THREADS": threads, "MKL_NUM_THREADS": threads,
+            "OPENBLAS_NUM_THREADS": threads, "MPLBACKEND": "Agg", "PYTHONWARNINGS": "ignore"}
+
+
+def grading_env(base: dict | None = None) -> dict:
+    """The environment grading processes run in (kernels, nbgrader, benchmarks): thread caps and headless
+    plotting, unless ``base`` (default: this process's environment) already sets them."""
+    env = dict(os.environ if base is None else base)
+    for name, value in _settings().items():
+        env.setdefault(name, value)
     return env
+
+
+def configure_process() -> None:
+    """Apply the same settings to this process (the test suite, the command line tools)."""
+    for name, value in _settings().items():
+        os.environ.setdefault(name, value)
+    import sys
+
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(TORCH_THREADS)

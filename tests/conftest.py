@@ -3,21 +3,21 @@ from pathlib import Path
 
 import pytest
 
+from autograder.limits import configure_process
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
-# Tests run like the grader: one torch thread, headless plots, a local MNIST copy when one exists.
-os.environ.setdefault("COURSE_TORCH_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
-os.environ.setdefault("MPLBACKEND", "Agg")
+# Tests run like the grader: one torch thread, headless plots (autograder.limits), a local MNIST copy.
+configure_process()
 if "COURSE_DATA_DIR" not in os.environ and (SHARED_DATA / "MNIST" / "raw").is_dir():
     os.environ["COURSE_DATA_DIR"] = str(SHARED_DATA)
 
 
 def pytest_configure(config):
-    import torch
+    import torch  # noqa: F401 (loaded now, with its thread count set once)
 
-    torch.set_num_threads(1)
+    configure_process()
 
 
 @pytest.fixture(scope="session")
