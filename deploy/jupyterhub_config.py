@@ -38,7 +38,7 @@ import sys
 from pathlib import Path
 
 from jupyterhub.auth import Authenticator
-from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner
+from jupyterhub.spawner import LocalProcessSpawner, SimpleLocalProcessSpawner, set_user_setuid
 from traitlets import Unicode
 
 c = get_config()  # noqa: F821 (provided by traitlets)
@@ -123,16 +123,36 @@ class CourseSpawnerMixin:
         if role == "grader":
             env["COURSE_DIRECTORY"] = S["course_dir"] if self.user.name in INSTRUCTORS else str(
                 Path(S["home_template"].format(username=self.user.name)) / S["course_id"])
-        # nbgrader's gradebook shells out to alembic: the servers need this Python's bin on PATH.
-        env["PATH"] = VENV_BIN + os.pathsep + env.get("PATH", os.defpath)
         if S.get("data_dir"):
             env["COURSE_DATA_DIR"] = S["data_dir"]
-        for name in ("COURSE_CACHE_DIR", "COURSE_OFFLINE", "COURSE_TORCH_THREADS", "OMP_NUM_THREADS",
-                     "AUTOGRADER_CHECK_TIMEOUT", "AUTOGRADER_CELL_TIMEOUT", "AUTOGRADER_NOTEBOOK_TIMEOUT",
-                     "AUTOGRADER_MEMORY_MB", "COURSE_HUB_RUN_ID"):
+        passed = ["COURSE_OFFLINE", "COURSE_TORCH_THREADS", "OMP_NUM_THREADS", "COURSE_HUB_RUN_ID"]
+        if role == "student":
+            # The students' environment (deploy/isolation.py): course_utils, no grader. Its own kernel comes
+            # first on the Jupyter path; the kit environment's share/jupyter gives JupyterLab its extensions.
+            env["PATH"] = str(Path(S["student_env"]) / "bin") + os.pathsep + os.defpath
+            env["JUPYTER_PATH"] = os.pathsep.join([str(Path(S["student_env"]) / "share" / "jupyter"),
+                                                   S["kit_jupyter_path"]])
+            env["JUPYTERLAB_DIR"] = str(Path(S["kit_jupyter_path"]) / "lab")
+            # ... and the kit environment's server-extension switches (JupyterLab, nbgrader), after the role's
+            env["JUPYTER_CONFIG_PATH"] += os.pathsep + S["kit_config_path"]
+            env["COURSE_CACHE_DIR"] = str(Path(self.home_dir_of()) / ".cache" / "autoencoder-course")
+        else:
+            # nbgrader's gradebook shells out to alembic: the servers need this Python's bin on PATH.
+            env["PATH"] = VENV_BIN + os.pathsep + env.get("PATH", os.defpath)
+            passed += ["COURSE_CACHE_DIR", "AUTOGRADER_CHECK_TIMEOUT", "AUTOGRADER_CELL_TIMEOUT",
+                       "AUTOGRADER_NOTEBOOK_TIMEOUT", "AUTOGRADER_MEMORY_MB"]
+        for name in passed:
             if name in os.environ:
                 env[name] = os.environ[name]
         return env
+
+    def home_dir_of(self) -> str:
+        return S["home_template"].format(username=self.user.name)
+
+    async def start(self):
+        if role_of(self.user.name) == "student":  # from the students' environment; staff from the kit's
+            self.cmd = [str(Path(S["student_env"]) / "bin" / "python"), "-m", "jupyterhub.singleuser"]
+        return await super().start()
 
     def get_args(self):
         args = list(super().get_args())
@@ -142,11 +162,35 @@ class CourseSpawnerMixin:
 
 
 class CourseDemoSpawner(CourseSpawnerMixin, SimpleLocalProcessSpawner):
-    """Every server as the hub's own unix user, with its home under <root>/home (no isolation)."""
+    """Homes under <root>/home. Staff servers run as the hub's own unix user; students' servers run in the
+    students' environment, as the unprivileged ``student_account`` when the hub runs as root."""
+
+    def make_preexec_fn(self, name):
+        account = S.get("student_account")
+        if role_of(self.user.name) == "student" and account:
+            become, home = set_user_setuid(account, chdir=False), self.home_dir
+
+            def preexec():
+                become()
+                os.chdir(home)
+
+            return preexec
+        return super().make_preexec_fn(name)
+
+    def get_args(self):
+        args = list(super().get_args())
+        if role_of(self.user.name) == "student" and S.get("student_account"):
+            args = [a for a in args if a != "--allow-root"]
+        return args
 
 
 class CourseUnixSpawner(CourseSpawnerMixin, LocalProcessSpawner):
-    """Every server as its own unix user, in its own home."""
+    """Every server as its own unix user, in its own home; students' in the students' environment."""
+
+    def home_dir_of(self) -> str:
+        import pwd
+
+        return pwd.getpwnam(self.user.name).pw_dir
 
 
 if S["mode"] == "demo":

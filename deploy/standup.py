@@ -17,7 +17,12 @@ What it does (every step is idempotent: run it again to restart the hub on the s
 5. in ``demo`` mode, makes every user's home under ``<root>/home``, links each TA's home to the
    course directory, and gives each user a password (``<root>/hub/demo-passwords.json``, mode 600,
    printed once; ``COURSE_HUB_DEMO_PASSWORD`` sets one password for everyone instead);
-6. runs ``jupyterhub -f deploy/jupyterhub_config.py`` in ``<root>/hub`` (this process becomes the
+6. builds the students' Python environment ``<root>/student-env`` from the kit's student
+   distribution (``course_utils`` alone: students' kernels cannot import the grader), and makes the
+   grader's code and the solutions unreadable to students (``deploy/isolation.py``): in ``demo`` mode
+   run as root, students' servers run as the unprivileged account ``autoencoders-student``; in
+   ``unix`` mode, as their own accounts, with the grader readable by the ``--staff-group`` only;
+7. runs ``jupyterhub -f deploy/jupyterhub_config.py`` in ``<root>/hub`` (this process becomes the
    hub; ``--prepare-only`` stops before).
 
 ``--mode unix`` is for real unix accounts (PAM logins, one unix user per person, run as root): the
@@ -28,7 +33,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pwd
 import secrets
+import sysconfig
 import shutil
 import sys
 from pathlib import Path
@@ -52,14 +59,9 @@ load_subconfig({kit_config!r})  # noqa: F821
 here = os.path.dirname(os.path.abspath(__file__))
 c.CourseDirectory.root = here
 c.CourseDirectory.course_id = {course_id!r}
+c.CourseDirectory.source_directory = "solutions"  # the kit's notebooks, as standup.py copied them
+c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(here, "gradebook.db")
-
-# The exchange copies only the files CourseDirectory.include names. A submission's timestamp.txt and
-# submission_secret.txt must survive `collect`: the grade's timestamp, late penalties and
-# `release_feedback` read them.
-if "include" in c.CourseDirectory:
-    c.CourseDirectory.include = list(c.CourseDirectory.include) + [
-        name for name in ("timestamp.txt", "submission_secret.txt") if name not in c.CourseDirectory.include]
 '''
 
 
@@ -160,17 +162,52 @@ def prepare(args) -> dict:
                 for user, pw in new.items():
                     print(f"  {user:<16} {pw}")
     else:
-        import pwd
-
         try:
             owner = pwd.getpwnam(args.instructor[0])
         except KeyError:
             fail(f"--mode unix needs a unix account named {args.instructor[0]!r}")
         for path in [course_dir, *course_dir.rglob("*")]:
             os.chown(path, owner.pw_uid, owner.pw_gid)
+    isolate(args, settings, root, course_dir, users)
+    (root / "course-hub.json").write_text(json.dumps(settings, indent=2) + "\n")
     print(f"course {args.course_id}: {len(notebooks)} notebook(s) in {course_dir / 'solutions'}; "
           f"exchange {exchange}; hub at http://{args.ip}:{args.port}/", flush=True)
     return settings
+
+
+def isolate(args, settings: dict, root: Path, course_dir: Path, users: list[str]) -> None:
+    """Students get their own environment; as root, they also lose read access to the grader's files."""
+    sys.path.insert(0, str(DEPLOY))
+    from isolation import (build_student_env, ensure_group, ensure_student_account, reachable_by_others,
+                           secure_grader_files)
+
+    settings["student_env"] = str(build_student_env(root))
+    settings["kit_jupyter_path"] = str(Path(sys.prefix) / "share" / "jupyter")
+    settings["kit_config_path"] = str(Path(sys.prefix) / "etc" / "jupyter")
+    settings["student_account"] = ""
+    if os.geteuid() != 0:
+        print("standup: not root: every server runs as this user, so students' kernels can still read the grader's "
+              "files (they cannot import it)", file=sys.stderr)
+        return
+    if args.mode == "unix":
+        ensure_group(args.staff_group, [*args.instructor, *args.grader])
+        secure_grader_files(KIT, args.staff_group)
+        return
+    account = ensure_student_account()
+    settings["student_account"] = account.pw_name
+    for folder in reachable_by_others([Path(sys.base_prefix), Path(sysconfig.get_path("purelib")),
+                                       Path(settings["student_env"])]):
+        print(f"standup: {folder} may now be traversed by other accounts (the students' account runs Python there)")
+    secure_grader_files(KIT)
+    for folder, mode in ((root, 0o755), (root / "home", 0o755), (root / "hub", 0o700)):
+        os.chmod(folder, mode)  # students reach their homes and their environment, never the hub's secrets
+    for user in users:
+        home = root / "home" / user
+        owner = account if user in args.student else pwd.getpwuid(os.geteuid())
+        for path in [home, *home.rglob("*")]:
+            if not path.is_symlink():
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        os.chmod(home, 0o700)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,7 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", default=os.environ.get("COURSE_HUB_ROOT", "/srv/autoencoders-hub"),
                    help="state folder of the course hub (default: $COURSE_HUB_ROOT or /srv/autoencoders-hub)")
     p.add_argument("--mode", choices=["demo", "unix"], default="demo",
-                   help="demo: one unix user, per-user passwords; unix: PAM and one unix account per user")
+                   help="demo: per-user passwords, students' servers as one unprivileged account (as root); "
+                        "unix: PAM and one unix account per user")
+    p.add_argument("--staff-group", default="autoencoders-staff",
+                   help="--mode unix: the unix group of instructors and TAs, the only ones who may read the grader")
     p.add_argument("--course-id", default=DEFAULT_COURSE_ID)
     p.add_argument("--instructor", action="append", default=[], help="hub admin with the formgrader (repeat)")
     p.add_argument("--grader", action="append", default=[], help="TA with the formgrader (repeat)")

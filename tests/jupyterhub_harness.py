@@ -122,10 +122,10 @@ class CourseHub:
 
     # ---------------------------------------------------------------- start
     def env(self) -> dict:
-        env = dict(os.environ)
-        env.update(COURSE_HUB_ADMIN_TOKEN=self.admin_token, COURSE_HUB_RUN_ID=self.run_id,
-                   COURSE_TORCH_THREADS=os.environ.get("COURSE_TORCH_THREADS", "1"), OMP_NUM_THREADS="1",
-                   MPLBACKEND="Agg", PYTHONUNBUFFERED="1")
+        from autograder.limits import grading_env
+
+        env = grading_env()
+        env.update(COURSE_HUB_ADMIN_TOKEN=self.admin_token, COURSE_HUB_RUN_ID=self.run_id, PYTHONUNBUFFERED="1")
         env.setdefault("COURSE_CACHE_DIR", str(self.root / "cache"))
         env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", os.defpath)
         env.pop("COURSE_HUB_DEMO_PASSWORD", None)  # each user gets their own password

@@ -5,6 +5,7 @@ A JupyterHub with configurable-http-proxy runs on 127.0.0.1 (free ports) from
 server (a local process spawner). Over HTTP, with each user's own API token:
 
 1. every server starts; students have no formgrader and cannot reach the course directory;
+   their servers run in the students' environment (the student distribution alone);
 2. the instructor adds the students, generates and releases ``autoencoders`` (formgrader API);
 3. a student's browser shows the released assignment in the Assignments panel (screenshot);
 4. each student lists and fetches it; ada fills in the solutions through the contents API, ben
@@ -14,7 +15,9 @@ server (a local process spawner). Over HTTP, with each user's own API token:
 6. the TA's formgrader sees the same grades;
 7. feedback is generated and released; each student fetches it, and it shows the hidden checks'
    messages, never their code;
-8. ben's browser opens his fetched notebook and runs its first code cell (screenshot).
+8. ben's browser opens his fetched notebook and runs its first code cell (screenshot);
+9. in ben's own kernel, `import autograder` fails and the grader's files cannot be read, and
+   neither can the contents API reach them.
 
 Screenshots, the hub's log, grades and feedback land in ``artifacts/jupyterhub/``. Every process
 the hub started is stopped at the end, by pid and process group, even when a step fails.
@@ -277,8 +280,9 @@ def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
     lap("students list, fetch, edit and submit", t0)
 
     # `autograder grade --json` on the same notebooks, side by side with the hub's autograde.
-    grade_env = dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id, COURSE_TORCH_THREADS="1", OMP_NUM_THREADS="1",
-                     MPLBACKEND="Agg")
+    from autograder.limits import grading_env
+
+    grade_env = grading_env(dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id))
     t_local = time.monotonic()
     local_runs = {(name, nb): autograder_grade(local / name / nb, grade_env) for name in STUDENTS for nb in notebooks}
     hub.watch()
@@ -389,6 +393,54 @@ def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
         first_line.scroll_into_view_if_needed()
         browser.page.mouse.wheel(0, -200)
         browser.shot("04_student_reads_feedback.png")
+    lap("browser: open the fetched notebook and run its first code cell", t0)
+
+    # 9. the grader is out of a student's reach -------------------------------------------------------
+    t0 = time.monotonic()
+    _student_cannot_reach_the_grader(hub, students[UNTOUCHED], settings)
     for shot in sorted(ARTIFACTS.glob("*.png")):
         assert shot.stat().st_size > 20_000, f"{shot} looks empty"
-    lap("browser: open the fetched notebook and run its first code cell", t0)
+    lap("a student's kernel cannot import or read the grader", t0)
+
+
+GRADER_FILE = REPO / "autograder" / "checks" / "pca.py"
+PROBE = f"""\
+import importlib.util, json
+found = {{"autograder_importable": importlib.util.find_spec("autograder") is not None}}
+try:
+    open({str(GRADER_FILE)!r}).read()
+    found["grader_file"] = "read"
+except Exception as exc:
+    found["grader_file"] = type(exc).__name__
+import sys, course_utils
+found["course_utils"], found["python"] = course_utils.__file__, sys.executable
+print("PROBE", json.dumps(found))
+"""
+
+
+def _student_cannot_reach_the_grader(hub: CourseHub, student, settings: dict) -> None:
+    """Run a probe cell in the student's own kernel, through the browser; then try the contents API."""
+    from tests.jupyterhub_browser import StudentBrowser
+
+    nb = {"cells": [{"cell_type": "code", "execution_count": None, "id": "probe", "metadata": {}, "outputs": [],
+                     "source": PROBE}],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    student.write_notebook("probe.ipynb", nb)
+    with StudentBrowser(hub.url, ARTIFACTS, dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)) as browser:
+        browser.login(UNTOUCHED, hub.passwords()[UNTOUCHED])
+        _, output = browser.run_first_code_cell(UNTOUCHED, "probe.ipynb")
+        browser.shot("05_student_kernel_cannot_import_the_grader.png")
+    hub.watch()
+    found = json.loads(output.split("PROBE", 1)[1].strip().splitlines()[0])
+    (ARTIFACTS / "student_probe.json").write_text(json.dumps(found, indent=2))
+    student_env = settings["student_env"]
+    assert not found["autograder_importable"], found
+    assert found["python"].startswith(student_env) and found["course_utils"].startswith(student_env), found
+    if settings.get("student_account"):  # the hub runs as root: students' servers run as an unprivileged account
+        assert found["grader_file"] == "PermissionError", found
+    else:
+        pytest.fail("the hub test must run as root to prove students cannot read the grader's files")
+    for path in (str(GRADER_FILE).lstrip("/"), "../" * 12 + str(GRADER_FILE).lstrip("/")):
+        student.request("GET", "api/contents/" + path.replace("/", "%2F"), expect=(400, 403, 404),
+                        allow_redirects=False)
