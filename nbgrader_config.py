@@ -5,7 +5,7 @@ preprocessor, at the same place in nbgrader's default lists. The kit's preproces
 notebooks only (a source notebook whose metadata has an ``autograder`` entry); every other
 notebook in the course is generated, autograded and given feedback exactly as by plain nbgrader.
 Nothing here sets folders, the course id, time limits or file filters: those stay the course's.
-See docs/instructor-guide.md, "Using the kit in an existing course".
+See docs/existing-course.md, "Using the kit in an existing course".
 """
 c = get_config()  # noqa: F821 (provided by nbgrader)
 

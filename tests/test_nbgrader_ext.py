@@ -129,3 +129,31 @@ def test_kit_preprocessors_are_enabled_when_nbgrader_registers_them():
 
     for name in ("RequireScore", "StripFeedback", "NamedClearSolutions", "KitExecute", "RestoreFromSource"):
         assert import_item(f"autograder.nbgrader_ext.{name}")().enabled, name
+
+
+def test_kit_source_uses_the_course_folders_nbgrader_resolved(tmp_path, monkeypatch):
+    """Inside nbgrader, a kit preprocessor finds the source through its converter's CourseDirectory: a relative
+    root or another source folder given on the command line still finds it (nbgrader converts from inside the
+    root, so a root taken from the raw config would point elsewhere); an ordinary notebook stays ordinary."""
+    from nbconvert.exporters import NotebookExporter
+    from nbgrader.converters import Autograde
+    from nbgrader.coursedir import CourseDirectory
+
+    source = tmp_path / "course" / "src" / "ps1"
+    source.mkdir(parents=True)
+    nbformat.write(notebook([check("f", 2)]), str(source / "kit.ipynb"))
+    nbformat.write(notebook([check("f", 2, "assert True")], kit=False), str(source / "plain.ipynb"))
+    monkeypatch.chdir(tmp_path)
+    config = Config()
+    config.CourseDirectory.root = "course"  # relative, as on a command line
+    config.CourseDirectory.source_directory = "src"
+    coursedir = CourseDirectory(config=config)
+    monkeypatch.chdir(tmp_path / "course")  # where nbgrader converts notebooks
+    exporter = NotebookExporter(parent=Autograde(coursedir=coursedir, config=config))
+    for cls in (RequireScore, StripFeedback):
+        preprocessor = cls(parent=exporter)
+        for name, kit in (("kit", True), ("plain", False)):
+            resources = {"nbgrader": {"assignment": "ps1", "notebook": name, "student": "s"}}
+            assert (kit_source(preprocessor.config, resources, preprocessor) is not None) is kit, (cls, name)
+    # the raw config alone, from inside the root, does not find it: the converter's folders are needed
+    assert kit_source(config, {"nbgrader": {"assignment": "ps1", "notebook": "kit", "student": "s"}}) is None

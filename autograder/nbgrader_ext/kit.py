@@ -17,19 +17,43 @@ from autograder.cells import is_kit_notebook
 _CACHE: dict[tuple[str, float], nbformat.NotebookNode | None] = {}
 
 
-def source_path(config, resources) -> Path | None:
-    """``<root>/<source_directory>/<assignment>/<notebook>.ipynb`` for the notebook being converted."""
+def course_directory(preprocessor):
+    """The ``CourseDirectory`` of the nbgrader converter running ``preprocessor`` (its parent's parent), if any."""
+    node = preprocessor
+    for _ in range(8):
+        if node is None:
+            return None
+        coursedir = getattr(node, "coursedir", None)
+        if coursedir is not None:
+            return coursedir
+        node = getattr(node, "parent", None)
+    return None
+
+
+def source_path(config, resources, preprocessor=None) -> Path | None:
+    """``<root>/<source_directory>/<assignment>/<notebook>.ipynb`` for the notebook being converted.
+
+    The folders are the course's own, as nbgrader resolved them (a relative ``root``, a changed
+    ``directory_structure``); without an nbgrader converter around, they are read from ``config``.
+    """
     info = (resources or {}).get("nbgrader", {})
     if "assignment" not in info or "notebook" not in info:
         return None
+    coursedir = course_directory(preprocessor)
+    if coursedir is not None:
+        folder = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
+        return Path(folder) / f"{info['notebook']}.ipynb"
     source_dir = config.CourseDirectory.get("source_directory", "source")
     root = config.CourseDirectory.get("root", os.getcwd())
     return Path(root) / source_dir / info["assignment"] / f"{info['notebook']}.ipynb"
 
 
-def kit_source(config, resources) -> nbformat.NotebookNode | None:
-    """The source notebook when it is a kit notebook; None for every other notebook."""
-    path = source_path(config, resources)
+def kit_source(config, resources, preprocessor=None) -> nbformat.NotebookNode | None:
+    """The source notebook when it is a kit notebook; None for every other notebook.
+
+    ``preprocessor``: the kit preprocessor asking, to find the course's folders through its converter.
+    """
+    path = source_path(config, resources, preprocessor)
     if path is None or not path.is_file():
         return None
     key = (str(path), path.stat().st_mtime)

@@ -44,7 +44,7 @@ class RequireScore(NbGraderPreprocessor):
     """After execution: a kit check cell without a valid score gets an error output (0 points)."""
 
     def preprocess(self, nb, resources):
-        if kit_source(self.config, resources) is None:
+        if kit_source(self.config, resources, self) is None:
             return nb, resources
         return super().preprocess(nb, resources)
 

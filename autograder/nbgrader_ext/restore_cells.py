@@ -20,7 +20,7 @@ class RestoreFromSource(NbGraderPreprocessor):
     """Restore a kit notebook's protected cells from ``<source_directory>/<assignment>/<notebook>.ipynb``."""
 
     def preprocess(self, nb, resources):
-        source = kit_source(self.config, resources)
+        source = kit_source(self.config, resources, self)
         if source is None:
             return nb, resources
         restored, notes = restore(nb, source)

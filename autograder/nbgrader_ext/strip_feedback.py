@@ -60,7 +60,7 @@ class StripFeedback(NbGraderPreprocessor):
     """Remove hidden tests, grader tracebacks and grader source from a kit notebook's feedback."""
 
     def preprocess(self, nb, resources):
-        if kit_source(self.config, resources) is None:
+        if kit_source(self.config, resources, self) is None:
             return nb, resources
         return super().preprocess(nb, resources)
 
