@@ -13,7 +13,7 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 
-SECTIONS = ("startup", "mnist", "notebooks", "grading", "class", "cluster")
+SECTIONS = ("startup", "mnist", "notebooks", "grading", "class", "cluster", "report")
 
 
 def numbers(value, path="$"):
@@ -54,7 +54,7 @@ def test_quick_benchmark_writes_every_section(tmp_path, mnist_available):
     # the figures the targets are judged on are there, and say met or not met
     names = {t["target"] for t in figures["targets"]}
     assert names >= {"notebook_run_all_s", "assignment_run_all_s", "autograde_one_student_s", "nbgrader_startup_s",
-                     "kernel_peak_mb", "mnist_load_s", "overhead_pct", "two_worker_speedup"}, names
+                     "kernel_peak_mb", "mnist_load_s", "overhead_pct", "two_worker_speedup", "report_s"}, names
     assert all(isinstance(t["met"], bool) and math.isfinite(t["value"]) for t in figures["targets"])
     # what was measured is sane: the solution earns full marks, the class was graded, both -j ran
     grading = figures["grading"]
@@ -67,6 +67,7 @@ def test_quick_benchmark_writes_every_section(tmp_path, mnist_available):
     for key in ("one_worker", "two_workers", "local_j2"):
         assert cluster[key]["graded"] == cluster["submissions"] == 4, cluster[key]
     assert cluster["two_workers"]["workers"] and len(cluster["overhead"]["samples"]) == 3
+    assert figures["report"]["planted_copies_on_top"] and figures["report"]["students"] == 40
     for item in figures["notebooks"]["items"]:
         assert item["kernel"]["cell_errors"] == 0 and item["floor"]["cell_errors"] == 0, item
     # the grading floor ran the hidden checks themselves (run_cell in place of each check cell)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 #: The section modules, in the order they run.
-MODULES = ("startup", "mnist", "notebooks", "grading", "classgrade", "cluster")
+MODULES = ("startup", "mnist", "notebooks", "grading", "classgrade", "cluster", "report")
 
 #: Sections that left the benchmark: where they went.
 MOVED = {"quality": "model quality is calibrated by `make calibrate` (python -m autograder.calibrate)"}
