@@ -19,6 +19,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import limits
+from autograder.cells import is_manual_cell, points
 from autograder.runner import REPO_ROOT, SOLUTIONS
 
 ASSIGNMENT = "autoencoders"
@@ -151,6 +152,23 @@ def _gradebook_rows(course_root: Path, course: str = COURSE_ID) -> list[tuple[st
     return rows
 
 
+def grade_table(course: Path, students: list[str]) -> list[str]:
+    """The course cycle's grade table: each student's score per notebook and in total."""
+    rows = _gradebook_rows(course)
+    notebooks = sorted({r[1] for r in rows})
+    header = f"{'student':<10}" + "".join(f"{n:>26}" for n in notebooks) + f"{'total':>16}"
+    lines = ["", header, "-" * len(header)]
+    for student in students:
+        mine = {r[1]: r for r in rows if r[0] == student}
+        total = sum(r[2] for r in mine.values()), sum(r[3] for r in mine.values())
+        cells = "".join(f"{(f'{mine[n][2]:g} / {mine[n][3]:g}' if n in mine else '-'):>26}" for n in notebooks)
+        lines.append(f"{student:<10}{cells}{f'{total[0]:g} / {total[1]:g}':>16}")
+    manual = sum(points(c) for path in sorted((course / "solutions").rglob("*.ipynb"))
+                 for c in nbformat.read(str(path), as_version=4).cells if is_manual_cell(c))
+    lines.append(f"(each maximum includes {manual:g} points of written \"Think!\" answers, graded by hand in formgrader)")
+    return lines
+
+
 def run_course_cycle(keep: Path | None = None, students: dict | None = None, quiet: bool = False,
                      only: list[str] | None = None) -> int:
     """Run the whole cycle; print the grade table and where the feedback and CSV are. Returns 0."""
@@ -192,23 +210,8 @@ def run_course_cycle(keep: Path | None = None, students: dict | None = None, qui
     csv_path = root / "grades.csv"
     nbgrader("export", f"--to={csv_path}", cwd=course)
 
-    rows = _gradebook_rows(course)
-    notebooks = sorted({r[1] for r in rows})
-    say("")
-    header = f"{'student':<10}" + "".join(f"{n:>26}" for n in notebooks) + f"{'total':>16}"
-    say(header)
-    say("-" * len(header))
-    for student in students:
-        mine = {r[1]: r for r in rows if r[0] == student}
-        total = sum(r[2] for r in mine.values()), sum(r[3] for r in mine.values())
-        cells = "".join(f"{(f'{mine[n][2]:g} / {mine[n][3]:g}' if n in mine else '-'):>26}" for n in notebooks)
-        say(f"{student:<10}{cells}{f'{total[0]:g} / {total[1]:g}':>16}")
-    manual = sum(float(c.metadata["nbgrader"].get("points", 0))
-                 for path in sorted((course / "source" if (course / "source").exists() else course / "solutions")
-                                    .rglob("*.ipynb"))
-                 for c in nbformat.read(str(path), as_version=4).cells
-                 if c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("solution"))
-    say(f"(each maximum includes {manual:g} points of written \"Think!\" answers, graded by hand in formgrader)")
+    for line in grade_table(course, list(students)):
+        say(line)
     say("")
     say(f"grades CSV:   {csv_path}")
     for student in students:

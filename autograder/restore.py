@@ -20,13 +20,33 @@ def restore(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) ->
     """A copy of ``submission`` with the source's protected cells restored; and notes on what changed."""
     notes: list[str] = []
     nb = copy.deepcopy(submission)
-    source_ids = {}
-    for cell in source.cells:
-        gid = _grade_id(cell)
-        if gid:
-            source_ids[gid] = cell
+    source_ids = {_grade_id(cell): cell for cell in source.cells if _grade_id(cell)}
+    _drop_duplicate_and_unknown_ids(nb, source_ids, notes)
+    _replace_protected_cells(nb, source_ids, notes)
+    _reinsert_missing_cells(nb, source, notes)
+    ids = set()
+    for cell in nb.cells:  # cell ids must stay unique once cells were copied in
+        if "id" in cell and cell["id"] in ids:
+            cell["id"] = uuid.uuid4().hex[:8]
+        ids.add(cell.get("id"))
+    kernelspec = source.metadata.get("kernelspec") or nb.metadata.get("kernelspec")
+    if kernelspec:  # an empty one makes the notebook invalid: nbconvert then refuses to run it at all
+        nb.metadata["kernelspec"] = copy.deepcopy(kernelspec)
+    else:
+        nb.metadata.pop("kernelspec", None)
+    return nb, notes
 
-    # 1. Only the first cell of each grade id keeps its nbgrader identity; unknown ids lose it.
+
+def _fresh(cell):
+    """A copy of a source cell, without outputs."""
+    fresh = copy.deepcopy(cell)
+    if fresh.cell_type == "code":
+        fresh.outputs, fresh.execution_count = [], None
+    return fresh
+
+
+def _drop_duplicate_and_unknown_ids(nb, source_ids: dict, notes: list[str]) -> None:
+    """Only the first cell of each grade id keeps its nbgrader identity; unknown ids lose it."""
     seen = set()
     for cell in nb.cells:
         gid = _grade_id(cell)
@@ -42,7 +62,9 @@ def restore(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) ->
             continue
         seen.add(gid)
 
-    # 2. Replace protected cells by the source's; keep students' answers with the source's metadata.
+
+def _replace_protected_cells(nb, source_ids: dict, notes: list[str]) -> None:
+    """Protected cells become the source's; students' answers keep their text under the source's metadata."""
     by_id = {_grade_id(c): c for c in nb.cells if _grade_id(c)}
     for gid, src in source_ids.items():
         cell = by_id.get(gid)
@@ -51,21 +73,18 @@ def restore(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) ->
         if is_protected(src):
             if cell.source != src.source or cell.cell_type != src.cell_type:
                 notes.append(f"protected cell {gid!r} was modified: restored")
-            fresh = copy.deepcopy(src)
-            if fresh.cell_type == "code":
-                fresh.outputs, fresh.execution_count = [], None
-            nb.cells[nb.cells.index(cell)] = fresh
-        else:
-            cell.metadata["nbgrader"] = copy.deepcopy(src.metadata["nbgrader"])
-            if cell.cell_type != src.cell_type:
-                notes.append(f"cell {gid!r} changed type: restored to {src.cell_type}")
-                new = copy.deepcopy(src)
-                new.source = cell.source
-                if new.cell_type == "code":
-                    new.outputs, new.execution_count = [], None
-                nb.cells[nb.cells.index(cell)] = new
+            nb.cells[nb.cells.index(cell)] = _fresh(src)
+            continue
+        cell.metadata["nbgrader"] = copy.deepcopy(src.metadata["nbgrader"])
+        if cell.cell_type != src.cell_type:
+            notes.append(f"cell {gid!r} changed type: restored to {src.cell_type}")
+            new = _fresh(src)
+            new.source = cell.source
+            nb.cells[nb.cells.index(cell)] = new
 
-    # 3. Re-insert protected cells the student deleted, after the cell that precedes them in the source.
+
+def _reinsert_missing_cells(nb, source, notes: list[str]) -> None:
+    """Protected cells the student deleted go back after the cell that precedes them in the source."""
     present = {_grade_id(c) for c in nb.cells if _grade_id(c)}
     previous_id = None
     for src in source.cells:
@@ -73,28 +92,10 @@ def restore(submission: nbformat.NotebookNode, source: nbformat.NotebookNode) ->
         if gid is None:
             continue
         if gid not in present and is_protected(src):
-            fresh = copy.deepcopy(src)
-            if fresh.cell_type == "code":
-                fresh.outputs, fresh.execution_count = [], None
-            position = 0
-            if previous_id is not None:
-                for i, cell in enumerate(nb.cells):
-                    if _grade_id(cell) == previous_id:
-                        position = i + 1
-                        break
-            nb.cells.insert(position, fresh)
+            position = next((i + 1 for i, cell in enumerate(nb.cells) if previous_id is not None
+                             and _grade_id(cell) == previous_id), 0)
+            nb.cells.insert(position, _fresh(src))
             present.add(gid)
             notes.append(f"protected cell {gid!r} was missing: re-inserted")
         if gid in present:
             previous_id = gid
-    ids = set()
-    for cell in nb.cells:  # cell ids must stay unique once cells were copied in
-        if "id" in cell and cell["id"] in ids:
-            cell["id"] = uuid.uuid4().hex[:8]
-        ids.add(cell.get("id"))
-    kernelspec = source.metadata.get("kernelspec") or nb.metadata.get("kernelspec")
-    if kernelspec:  # an empty one makes the notebook invalid: nbconvert then refuses to run it at all
-        nb.metadata["kernelspec"] = copy.deepcopy(kernelspec)
-    else:
-        nb.metadata.pop("kernelspec", None)
-    return nb, notes
