@@ -82,7 +82,8 @@ CASES = [
          "loaded before the notebook ran, so the blank scores 0 and every other cell keeps its points",
          edits=[blank("pca_fit_sol"),
                 add_after("setup", "open('autograder.py', 'w').write('def grade(*a, **k):\\n    return 7.0\\n')")],
-         expect={"pca_fit": (0, "still a blank")}, flags=("code, config or system file",)),
+         expect={"pca_fit": (0, "still a blank"), "probe_results": (0, None)},  # its own results use pca_fit
+         flags=("code, config or system file",)),
     Case("kills_kernel_in_a_check", PCA,
          "pca_encode exits the process when the hidden checks call it: that cell scores 0, the rest are graded",
          edits=[replace("pca_encode_decode_sol",
