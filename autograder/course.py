@@ -49,7 +49,9 @@ def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
 
 # The kit's own folders, when this repository is used as a course: source notebooks in solutions/, the
 # release in assignments/. (nbgrader_config.py holds only settings that are safe in any course.)
-REPO_COURSE = ["--CourseDirectory.source_directory=solutions", "--CourseDirectory.release_directory=assignments"]
+def repo_course(release: Path | None = None) -> list[str]:
+    return ["--CourseDirectory.source_directory=solutions",
+            f"--CourseDirectory.release_directory={Path(release).resolve() if release else 'assignments'}"]
 
 
 def generate_release(out: Path | None = None, root: Path = REPO_ROOT) -> Path:
@@ -63,11 +65,8 @@ def generate_release(out: Path | None = None, root: Path = REPO_ROOT) -> Path:
     except SyncError as exc:
         raise RuntimeError(str(exc)) from None
     with tempfile.TemporaryDirectory(prefix="release-db-") as tmp:
-        args = ["generate_assignment", ASSIGNMENT, "--force", f"--CourseDirectory.db_url=sqlite:///{tmp}/gb.db",
-                *REPO_COURSE]
-        if out is not None:
-            args.append(f"--CourseDirectory.release_directory={Path(out).resolve()}")
-        nbgrader(*args, cwd=root)
+        nbgrader("generate_assignment", ASSIGNMENT, "--force", f"--CourseDirectory.db_url=sqlite:///{tmp}/gb.db",
+                 *repo_course(out), cwd=root)
     return (Path(out) if out else root / "assignments") / ASSIGNMENT
 
 

@@ -58,8 +58,11 @@ def pytest_collect_file(file_path, parent):
 
 
 # ---------------------------------------------------------------------------------------- the namespace
-def run_notebook(path: Path, cells: str = "all") -> tuple[dict, list[str]]:
-    """Execute a notebook's code cells in this process: (namespace, one line per cell that raised)."""
+def run_notebook(path: Path, cells: str = "all", outputs: dict | None = None) -> tuple[dict, list[str]]:
+    """Execute a notebook's code cells in this process: (namespace, one line per cell that raised).
+
+    ``outputs``, when given, receives what each cell printed (its grade id, or ``#n``, -> text).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -79,14 +82,18 @@ def run_notebook(path: Path, cells: str = "all") -> tuple[dict, list[str]]:
             if cells == "answers" and not (kitcells.is_answer_cell(cell) or kitcells.grade_id(cell) == "setup"):
                 continue
             name = kitcells.grade_id(cell) or f"#{index + 1}"
+            printed = io.StringIO()
             try:
-                exec(compile(cell.source, f"<{path.name}:{name}>", "exec"), ns)
+                with contextlib.redirect_stdout(printed):
+                    exec(compile(cell.source, f"<{path.name}:{name}>", "exec"), ns)
             except BaseException as exc:  # a broken cell is the student's; the checks say what it costs
                 if isinstance(exc, KeyboardInterrupt):
                     raise
                 errors.append(f"cell {name} raised {type(exc).__name__}: {str(exc)[:200]}")
             finally:
                 plt.close("all")
+                if outputs is not None:
+                    outputs[name] = printed.getvalue()
     return ns, errors
 
 
@@ -131,14 +138,22 @@ class NotebookSession:
             self.cells = {cell: points for cell, points in self.cells.items() if cell in wanted}
         self.tallies: dict[str, CellTally] = {}
         self.errors: list[str] = []
+        self.outputs: dict[str, str] = {}  # what each notebook cell printed
         self._ns = None
 
     @pytest.fixture(scope="session")
     def ns(self):
         """The student's namespace: the notebook's globals after running its cells."""
         if self._ns is None:
-            self._ns, self.errors = run_notebook(self.path, self.mode)
+            self._ns, self.errors = run_notebook(self.path, self.mode, self.outputs)
         return self._ns
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtestloop(self, session):
+        """Run the notebook before the first check, outside every check's time limit (as the grading kernel does:
+        a check's ``timeout`` is for the check, not for the notebook's own cells)."""
+        if session.items and self._ns is None and not session.config.option.collectonly:
+            self._ns, self.errors = run_notebook(self.path, self.mode, self.outputs)
 
     def pytest_collection_modifyitems(self, config, items):
         keep = [item for item in items if item_cell(item) in self.cells or item_cell(item) is None]
@@ -209,8 +224,12 @@ class _Collector:
         self.session = session.config.pluginmanager.get_plugin("autograder-notebook")
 
 
-def check_notebook(notebook: Path, cells: str = "all", only: list[str] | None = None) -> dict[str, CellTally]:
-    """Run the hidden checks against a notebook in this process, through pytest: cell -> tally."""
+def check_notebook(notebook: Path, cells: str = "all", only: list[str] | None = None,
+                   outputs: dict | None = None) -> dict[str, CellTally]:
+    """Run the hidden checks against a notebook in this process, through pytest: cell -> tally.
+
+    ``outputs``, when given, receives what each notebook cell printed in that run (grade id -> text).
+    """
     collector = _Collector()
     args = [str(CHECKS_DIR), "--notebook", str(notebook), "--notebook-cells", cells, "-q", "-p", "no:cacheprovider",
             "--no-header", "--tb=no", "-o", "addopts=", "-o", "console_output_style=classic"]
@@ -220,6 +239,8 @@ def check_notebook(notebook: Path, cells: str = "all", only: list[str] | None = 
         code = pytest.main(args, plugins=[collector])
     if collector.session is None or code not in (0, 1):
         raise RuntimeError(f"pytest could not run the checks of {notebook} (exit code {code})")
+    if outputs is not None:
+        outputs.update(collector.session.outputs)
     return collector.session.tallies
 
 

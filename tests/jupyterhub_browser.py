@@ -106,3 +106,72 @@ class StudentBrowser:
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
         cell.scroll_into_view_if_needed()
         return cell.locator(".jp-InputPrompt").inner_text(), cell.locator(".jp-OutputArea").inner_text()
+
+    # ------------------------------------------------------------------ notebooks: run all, the latent explorer
+    def run_all_cells(self, notebook_url: str, timeout: int = 600_000) -> None:
+        """Open a notebook (its full URL, ``.../lab/tree/PATH``), Run > Run All Cells, and wait until every code
+        cell has run and the kernel is idle again."""
+        page = self.page
+        page.goto(notebook_url)
+        page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+        started = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
+            .some(e => /\[(\d+|\*)\]/.test(e.textContent))"""
+        for attempt in range(4):  # under load a click can land before the kernel is ready: retry until cells queue
+            for dialog in page.locator(".jp-Dialog .jp-mod-accept").all():  # e.g. a kernel picker
+                dialog.click()
+            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+            try:
+                page.wait_for_function(started, timeout=30_000)
+                break
+            except Exception:
+                page.keyboard.press("Escape")
+                if attempt == 3:
+                    raise
+        # every code cell numbered ([n], not [ ] or [*]) and the kernel idle: the whole notebook has run
+        page.wait_for_function("""() => { const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
+            return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }""", timeout=timeout)
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+
+    def move_latent_slider(self, name: str = "explorer", fraction: float = 0.85,
+                           timeout: int = 60_000) -> tuple[Path, Path]:
+        """In an open notebook whose latent explorer cell (course_utils.explorer) has run, drag the explorer's first
+        slider to ``fraction`` of its track; returns the screenshots of the explorer (before, after).
+
+        Waits for the decoded image to change (its ``src``) before the second screenshot; raises if it never does.
+        The screenshots are ``<shots>/<name>_before.png`` and ``<name>_after.png``.
+        """
+        page = self.page
+        explorer = page.locator(".course-latent-explorer").first
+        explorer.wait_for(state="visible", timeout=timeout)
+        explorer.scroll_into_view_if_needed()
+        decoded = explorer.locator("img.course-latent-decoded").first
+        decoded.wait_for(state="visible", timeout=timeout)
+        page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=decoded.element_handle(),
+                               timeout=timeout)
+        before_src = decoded.get_attribute("src")
+        before = self.shots / f"{name}_before.png"
+        explorer.screenshot(path=str(before))
+        self.saved.append(before)
+
+        track = explorer.locator(".noUi-target").first
+        handle = explorer.locator(".noUi-handle").first
+        box, knob = track.bounding_box(), handle.bounding_box()
+        page.mouse.move(knob["x"] + knob["width"] / 2, knob["y"] + knob["height"] / 2)
+        page.mouse.down()
+        page.mouse.move(box["x"] + fraction * box["width"], knob["y"] + knob["height"] / 2, steps=12)
+        page.mouse.up()
+        changed = """([img, old]) => img.getAttribute('src') !== old && img.complete && img.naturalWidth > 0"""
+        try:
+            page.wait_for_function(changed, arg=[decoded.element_handle(), before_src], timeout=timeout // 2)
+        except Exception:  # a drag lost under load: the keyboard moves the focused handle too
+            handle.focus()
+            for _ in range(40):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function(changed, arg=[decoded.element_handle(), before_src], timeout=timeout // 2)
+        page.wait_for_timeout(300)  # let the scatter's dot repaint too
+        after = self.shots / f"{name}_after.png"
+        explorer.screenshot(path=str(after))
+        self.saved.append(after)
+        return before, after

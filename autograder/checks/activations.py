@@ -15,6 +15,8 @@ import torch
 from autograder.checks._torch_calls import calls_any
 from autograder.reference import activations as ref
 from autograder.student import StudentError, call, expect_finite, expect_shape, get, plain
+from course_utils.diagnose import diagnose_training
+from course_utils.selfcheck import FIT_RECIPE, MLP_CAPACITY_FIXES
 
 EXTREME = [-1e4, -3e3, -710.0, -100.0, -30.0, -5.0, -1.0, -0.25, 0.25, 1.0, 5.0, 30.0, 100.0, 710.0, 3e3, 1e4]
 TOLERANCE = {torch.float32: (1e-6, 1e-5), torch.float64: (1e-12, 1e-10)}  # (absolute, relative)
@@ -389,7 +391,10 @@ def test_mlp_all_layers_train(ns):
             raise StudentError(f"an Adam step on model.parameters() left `{name}` unchanged.")
 
 
-FIT_STEPS, FIT_LR, FIT_RATIO = 400, 0.01, 0.1
+# The budget's one home is course_utils.selfcheck.FIT_RECIPE (the notebook's self-check runs it on the course's
+# own targets): 400 full-batch Adam steps at 0.01, below 0.1 x the best linear fit.
+FIT_STEPS, FIT_LR, FIT_RATIO = FIT_RECIPE["steps"], FIT_RECIPE["lr"], FIT_RECIPE["ratio"]
+FIT_CAPACITY_FIXES = MLP_CAPACITY_FIXES
 
 
 @pytest.mark.points(1, cell="mlp")
@@ -404,15 +409,24 @@ def test_mlp_fits_nonlinear(ns):
         _layer_params(model, sizes)
         _out(model, x, 1)
         optimizer = torch.optim.Adam(model.parameters(), lr=FIT_LR)
+        losses = []
         for _ in range(FIT_STEPS):
             loss = ((call(model, "MLP.forward", x) - y) ** 2).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            losses.append(float(loss.detach()))
         with torch.no_grad():
             mse = float(((_out(model, x, 1) - y) ** 2).mean())
-        assert mse < FIT_RATIO * floor, (
-            f"on a grader-held nonlinear {target.__doc__.split(':')[0]} target, MLP({list(sizes)}, torch.tanh) trained "
-            f"with {FIT_STEPS} full-batch Adam steps should reach a mean squared error below "
-            f"{FIT_RATIO * floor:.4f} (a tenth of {floor:.4f}, the best any linear network can do), found {mse:.4f}. "
-            f"Hint: check that forward applies every layer, with the activation between them.")
+        if not mse < FIT_RATIO * floor:
+            diagnosis = diagnose_training(
+                losses, float(((y - y.mean()) ** 2).mean()), final=mse, target=FIT_RATIO * floor, what="MSE",
+                baseline_name="predicting the mean of the target everywhere", budget=f"the budget ({FIT_STEPS} steps)",
+                loop_is_fixed=True, capacity_fixes=FIT_CAPACITY_FIXES)
+            raise AssertionError(
+                f"on a grader-held nonlinear {target.__doc__.split(':')[0]} target, MLP({list(sizes)}, torch.tanh) "
+                f"trained with {FIT_STEPS} full-batch Adam steps should reach a mean squared error below "
+                f"{FIT_RATIO * floor:.4f} (a tenth of {floor:.4f}, the best any linear network can do), found "
+                f"{mse:.4f}. Hint: check that forward applies every layer, with the activation between them.\n"
+                f"{diagnosis.text()}\nThe notebook's self-check (check_fit_budget(MLP)) runs this budget on the "
+                f"course's own targets.")

@@ -571,6 +571,21 @@ def test_own_histories_recorded(ns):
         own_history(ns, name)
 
 
+def _curve_diagnosis(history: dict) -> str:
+    """Why an experiment's curves are off, when its training itself failed (course_utils.diagnose): not learning
+    (the training loss never got below predicting the average digit) or still falling fast."""
+    from autograder.heldout import mnist_flat
+    from course_utils.diagnose import NOT_LEARNING, TOO_SLOW, diagnose_training, mean_image_mse
+
+    try:
+        pool, _ = mnist_flat("train", n=1500, seed=0)  # the notebook's 1,500 digits, from the grader's own copy
+        diagnosis = diagnose_training(history["train_loss"], mean_image_mse(pool), what="training loss",
+                                      budget="the experiment's epochs")
+    except Exception:
+        return ""
+    return "\n" + diagnosis.text() if diagnosis.kind in (NOT_LEARNING, TOO_SLOW) else ""
+
+
 @pytest.mark.points(1, cell="own_curves")
 def test_own_overfit_really_overfits(ns):
     """overfit_history overfits: validation lowest before the end and >10% above that at the end, training falling"""
@@ -579,14 +594,15 @@ def test_own_overfit_really_overfits(ns):
     best = ref.best_epoch(history)
     assert best < len(val) - 1, (f"expected the validation loss of overfit_history to reach its minimum before the "
                                  f"last epoch, found it lowest at the last epoch ({best}). Hint: train the large "
-                                 f"network on few images for more epochs.")
+                                 f"network on few images for more epochs." + _curve_diagnosis(history))
     rise = val[-1] / val[best]
     assert rise > ref.OVERFIT_RISE, (
         f"expected the final validation loss of overfit_history more than {ref.OVERFIT_RISE - 1:.0%} above its "
-        f"minimum (epoch {best}), found {rise - 1:.1%} above. Hint: more epochs, or fewer training images.")
+        f"minimum (epoch {best}), found {rise - 1:.1%} above. Hint: more epochs, or fewer training images."
+        + _curve_diagnosis(history))
     assert train[-1] < 0.9 * train[best], (
         f"expected the training loss of overfit_history to keep falling after the best epoch {best}, found "
-        f"{train[best]:.4g} there and {train[-1]:.4g} at the end.")
+        f"{train[best]:.4g} there and {train[-1]:.4g} at the end." + _curve_diagnosis(history))
 
 
 @pytest.mark.points(1, cell="own_curves")
@@ -595,7 +611,7 @@ def test_own_underfit(ns):
     history = own_history(ns, "underfit_history")
     found = ref.diagnose_fit(history)
     assert found == "underfitting", (f"expected underfit_history to be underfitting, but by the notebook's rule it "
-                                     f"is {found!r} ({_describe(history)}).")
+                                     f"is {found!r} ({_describe(history)})." + _curve_diagnosis(history))
 
 
 @pytest.mark.points(1, cell="own_curves")
@@ -604,4 +620,4 @@ def test_own_good(ns):
     history = own_history(ns, "good_history")
     found = ref.diagnose_fit(history)
     assert found == "just right", (f"expected good_history to be just right, but by the notebook's rule it is "
-                                   f"{found!r} ({_describe(history)}).")
+                                   f"{found!r} ({_describe(history)})." + _curve_diagnosis(history))

@@ -128,6 +128,33 @@ BUGGY = {
         {"ae_linear_probe"}),
 }
 
+# The convolutional autoencoder of many tutorials, typed as a student would (PyTorch's default padding=0):
+# two stride-2 convolutions (32 and 64 channels) and a Linear to the code; the decoder mirrors them with
+# ConvTranspose2d and ends in a sigmoid. Under the grader's budget (and the notebook's) it sits on the plateau
+# where every output pixel is ~0 (MSE ~0.115-0.13, worse than the average digit's 0.068): "not learning".
+CONV_TEXTBOOK = (
+    "class Encoder(nn.Module):\n"
+    "    def __init__(self, latent_dim, input_dim=784):\n"
+    "        super().__init__()\n"
+    "        self.conv = nn.Sequential(\n"
+    "            nn.Conv2d(1, 32, 3, stride=2), nn.ReLU(),       # 28 -> 13\n"
+    "            nn.Conv2d(32, 64, 3, stride=2), nn.ReLU())      # 13 -> 6\n"
+    "        self.fc = nn.Linear(64 * 6 * 6, latent_dim)\n"
+    "    def forward(self, x):\n"
+    "        return self.fc(self.conv(x.reshape(-1, 1, 28, 28)).flatten(1))\n\n"
+    "class Decoder(nn.Module):\n"
+    "    def __init__(self, latent_dim, output_dim=784):\n"
+    "        super().__init__()\n"
+    "        self.fc = nn.Linear(latent_dim, 64 * 6 * 6)\n"
+    "        self.deconv = nn.Sequential(\n"
+    "            nn.ConvTranspose2d(64, 32, 3, stride=2), nn.ReLU(),                       # 6 -> 13\n"
+    "            nn.ConvTranspose2d(32, 1, 3, stride=2, output_padding=1), nn.Sigmoid())   # 13 -> 28\n"
+    "    def forward(self, z):\n"
+    "        h = torch.relu(self.fc(z)).reshape(-1, 64, 6, 6)\n"
+    "        return self.deconv(h).flatten(1)\n")
+
+BUGGY["textbook_conv_autoencoder"] = ({"encoder_decoder_sol": CONV_TEXTBOOK}, {"ae_quality", "ae_vs_pca", "ae_probe_results"})
+
 CONV = (
     "class Encoder(nn.Module):\n"
     "    def __init__(self, latent_dim, input_dim=784):\n"
