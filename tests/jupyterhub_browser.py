@@ -83,7 +83,7 @@ class StudentBrowser:
     def run_first_code_cell(self, user: str, notebook_path: str) -> tuple[str, str]:
         """Open a notebook, run its first code cell, wait for it; returns (prompt, output text)."""
         page = self.page
-        page.goto(f"{self.url}user/{user}/lab/tree/{notebook_path}")
+        page.goto(f"{self.url}user/{user}/lab/tree/{notebook_path}?reset")  # only this notebook open
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
         cell = page.locator(".jp-Notebook .jp-CodeCell").first

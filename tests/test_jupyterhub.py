@@ -17,7 +17,9 @@ server (a local process spawner). Over HTTP, with each user's own API token:
    messages, never their code;
 8. ben's browser opens his fetched notebook and runs its first code cell (screenshot);
 9. in ben's own kernel, `import autograder` fails and the grader's files cannot be read, and
-   neither can the contents API reach them.
+   neither can the contents API reach them;
+10. ada opens her filled-in part 4, runs it all, moves a slider of the latent explorer, and the decoded
+   digit changes (screenshots before and after).
 
 Screenshots, the hub's log, grades and feedback land in ``artifacts/jupyterhub/``. Every process
 the hub started is stopped at the end, by pid and process group, even when a step fails.
@@ -398,9 +400,33 @@ def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
     # 9. the grader is out of a student's reach -------------------------------------------------------
     t0 = time.monotonic()
     _student_cannot_reach_the_grader(hub, students[UNTOUCHED], settings)
-    for shot in sorted(ARTIFACTS.glob("*.png")):
-        assert shot.stat().st_size > 20_000, f"{shot} looks empty"
     lap("a student's kernel cannot import or read the grader", t0)
+
+    # 10. a student plays with the latent space of part 4 -------------------------------------------------
+    t0 = time.monotonic()
+    _student_explores_the_latent_space(hub, students[FILLS_IN])
+    for shot in sorted(ARTIFACTS.glob("*.png")):
+        assert shot.stat().st_size > 20_000 or "slider" in shot.name, f"{shot} looks empty"
+    lap("a student runs part 4 and moves a latent slider", t0)
+
+
+PART4 = "04_autoencoder.ipynb"
+
+
+def _student_explores_the_latent_space(hub: CourseHub, student) -> None:
+    """Part 4 with the student's answers (the solution's), run in their browser; a slider moves the decoded digit."""
+    from tests.jupyterhub_browser import StudentBrowser
+
+    student.request("PUT", "api/contents/explore", json={"type": "directory"}, expect=(200, 201))
+    student.write_notebook(f"explore/{PART4}", json.loads((SOLUTIONS / PART4).read_text()))
+    with StudentBrowser(hub.url, ARTIFACTS, dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)) as browser:
+        browser.login(FILLS_IN, hub.passwords()[FILLS_IN])
+        browser.run_all_cells(f"{hub.url}user/{FILLS_IN}/lab/tree/explore/{PART4}?reset")
+        hub.watch()
+        before, after = browser.move_latent_slider("06_student_moves_a_latent_slider")
+        browser.shot("07_student_explored_part4.png")
+    assert before.stat().st_size > 2_000 and after.stat().st_size > 2_000, (before, after)
+    assert before.read_bytes() != after.read_bytes(), "the decoded digit did not change when the slider moved"
 
 
 GRADER_FILE = REPO / "autograder" / "checks" / "pca.py"
