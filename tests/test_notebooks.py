@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.kit import RELEASE, SOLUTIONS, check_cells, notebooks, read
+from tests.kit import RELEASE, check_cells, notebooks, read
 
 AUTOGRADER = [sys.executable, "-m", "autograder.cli"]
 
