@@ -118,10 +118,11 @@ class Fingerprints:
 
 
 def ensure_data_cache() -> None:
-    """Create the MNIST tensor cache before the first fingerprint (the grading kernel reads it at start-up)."""
-    from course_utils.paths import cache_dir
+    """Bring the MNIST cache up to date before the first fingerprint (the grading kernel reads it at start-up),
+    so that nothing the kernel loads rewrites it while a notebook runs."""
+    from course_utils.paths import mnist_cache_current
 
-    if len(list((cache_dir() / "MNIST" / "tensors").glob("*.pt"))) >= 2:
+    if mnist_cache_current():
         return
     import subprocess
 
@@ -251,8 +252,10 @@ class GradingClient(NotebookClient):
         """Send a check request; the reply, "dead" when the kernel died, or None on timeout."""
         msg = self.kc.session.msg(protocol.REQUEST, content)
         self.kc.shell_channel.send(msg)
-        msg_id = msg["header"]["msg_id"]
-        deadline = time.monotonic() + timeout
+        return await self._shell_reply(msg["header"]["msg_id"], time.monotonic() + timeout)
+
+    async def _shell_reply(self, msg_id: str, deadline: float):
+        """The shell reply to ``msg_id``; "dead" when the kernel died; None at the deadline or the notebook's."""
         while time.monotonic() < deadline and not self.stop_reason:
             try:
                 reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=1))
@@ -366,16 +369,8 @@ class GradingClient(NotebookClient):
     async def _replay(self, source: str, deadline: float) -> str:
         """Run an earlier cell again, quietly: 'ok', 'died' (the kernel died) or 'timeout'."""
         msg_id = self.kc.execute(source, store_history=False, allow_stdin=False, stop_on_error=False)
-        while time.monotonic() < deadline:
-            try:
-                reply = await ensure_async(self.kc.shell_channel.get_msg(timeout=1))
-            except Exception:
-                if not await ensure_async(self.km.is_alive()):
-                    return "died"
-                continue
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                return "ok"
-        return "timeout"
+        reply = await self._shell_reply(msg_id, deadline)
+        return "died" if reply == "dead" else "timeout" if reply is None else "ok"
 
     async def _restart(self) -> None:
         await ensure_async(self.km.restart_kernel(now=True))

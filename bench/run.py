@@ -2,7 +2,7 @@
 """The kit's benchmark: where students, TAs and CI wait, measured on the machine it runs on.
 
     python bench/run.py                    # the full run (tens of minutes on 2 cores)
-    python bench/run.py --quick            # one notebook, a class of 4 (CI proves it works)
+    python bench/run.py --quick            # one notebook, a class of 2 (CI proves it works)
     python bench/run.py --out bench.json   # also write every figure as JSON
     python bench/run.py --only notebooks,grading    # some sections only
 
@@ -52,13 +52,13 @@ from bench.sections import MOVED, Section, sections  # noqa: E402
 
 def parse_args(argv=None, names: list[str] = ()):
     p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
-    p.add_argument("--quick", action="store_true", help="one notebook, a class of 4 (a few minutes)")
+    p.add_argument("--quick", action="store_true", help="one notebook, a class of 2 (a few minutes)")
     p.add_argument("--out", help="write every figure to this JSON file")
     p.add_argument("--only", help=f"comma-separated sections to run (default all: {','.join(names)})")
     p.add_argument("--skip", help="comma-separated sections to leave out")
     p.add_argument("--notebook", action="append",
                    help="measure only this notebook (file name; repeatable). Default: all; --quick: the first")
-    p.add_argument("--students", type=int, help="class size (default 20; --quick 4)")
+    p.add_argument("--students", type=int, help="class size (default 20; --quick 2)")
     p.add_argument("--seeds", type=int, help="ignored: model quality moved to `python -m autograder.calibrate`")
     p.add_argument("--jobs", default="1,2", help="class-grade -j values to compare (default 1,2)")
     p.add_argument("--repeats", type=int, help="repeats of each start-up timing (default 3; --quick 1)")
@@ -118,7 +118,7 @@ def make_bench(args, notebooks: list[Path]) -> Bench:
         tmp.mkdir(parents=True, exist_ok=True)
     else:
         tmp = Path(tempfile.mkdtemp(prefix="bench-"))
-    return Bench(quick=args.quick, notebooks=notebooks, students=args.students or (4 if args.quick else 20),
+    return Bench(quick=args.quick, notebooks=notebooks, students=args.students or (2 if args.quick else 20),
                  jobs=[int(j) for j in args.jobs.split(",") if j.strip()],
                  repeats=args.repeats or (1 if args.quick else 3), tmp=tmp)
 

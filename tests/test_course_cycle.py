@@ -9,7 +9,8 @@ from tests.kit import SOLUTIONS, check_cells, read
 NOTEBOOK = "01_pca_encoder.ipynb"  # one notebook keeps this test to about a minute; `make course` runs them all
 
 
-@pytest.fixture(scope="module")
+# Session scope: xdist may run other modules' tests between this group's, and a module fixture would be built again.
+@pytest.fixture(scope="session")
 def course(tmp_path_factory, mnist_available):
     root = tmp_path_factory.mktemp("cycle")
     assert run_course_cycle(keep=root, quiet=True, only=[NOTEBOOK]) == 0

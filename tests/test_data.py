@@ -100,3 +100,20 @@ def test_real_mnist_from_the_local_copy(mnist_available):
     images, labels = data.mnist_tensors("train")
     assert images.shape == (60000, 28, 28) and images.dtype == torch.uint8
     assert torch.bincount(labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+
+
+def test_cache_is_current_only_when_loading_would_write_nothing(env, monkeypatch):
+    """The grader fingerprints the cache before a notebook runs: a copy newer than its cache must be seen as stale
+    (a restored or re-copied data folder), or the kernel's own load rewrites the cache mid-notebook."""
+    from course_utils.paths import mnist_cache_current
+
+    monkeypatch.setenv("COURSE_DATA_DIR", str(_tiny_mnist(env / "copy")))
+    assert not mnist_cache_current()  # nothing cached yet
+    data.mnist_tensors("train"), data.mnist_tensors("test")
+    assert mnist_cache_current()
+    time.sleep(0.05)
+    for gz in (env / "copy" / "MNIST" / "raw").glob("*.gz"):  # the folder copied again: newer sources
+        os.utime(gz)
+    assert not mnist_cache_current()
+    data.mnist_tensors("train"), data.mnist_tensors("test")
+    assert mnist_cache_current()

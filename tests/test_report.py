@@ -103,7 +103,8 @@ def test_item_statistics():
 
 
 # ---------------------------------------------------------------- the class, graded for real
-@pytest.fixture(scope="module")
+# Session scope: xdist may run other modules' tests between this group's, and a module fixture would be built again.
+@pytest.fixture(scope="session")
 def graded_class(tmp_path_factory, mnist_available):
     """The class built, graded by class-grade (which writes the report), and the report written again by
     `autograder report --out`."""

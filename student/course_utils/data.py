@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from course_utils.paths import CACHE_ENV, DATA_ENV, OFFLINE_ENV, cache_dir  # noqa: F401 (re-exported)
+from course_utils.paths import CACHE_ENV, DATA_ENV, OFFLINE_ENV, cache_dir, fresh_copy  # noqa: F401 (re-exported)
 
 RAW_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -102,7 +102,7 @@ def _usable_root(root, split: str, download) -> Path:
         target.mkdir(parents=True, exist_ok=True)
         for src in sources:
             plain = target / src.name.removesuffix(".gz")
-            if src.suffix == ".gz" and not _fresh(plain, src):
+            if src.suffix == ".gz" and not fresh_copy(plain, src):
                 tmp = target / f".{plain.name}.{os.getpid()}.tmp"
                 with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
                     shutil.copyfileobj(fin, fout, 1 << 20)
@@ -119,10 +119,6 @@ def _usable_root(root, split: str, download) -> Path:
     except Exception as exc:  # no network, a mirror down, a full disk...
         raise _not_found(roots, f"the download failed: {type(exc).__name__}: {exc}") from None
     return cache_dir()
-
-
-def _fresh(plain: Path, gz: Path) -> bool:
-    return plain.is_file() and plain.stat().st_mtime >= gz.stat().st_mtime and plain.stat().st_size > 0
 
 
 def load_mnist(split: str = "train", root=None, download=None, transform=None):
