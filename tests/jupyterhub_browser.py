@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
@@ -129,10 +130,35 @@ class StudentBrowser:
                 page.keyboard.press("Escape")
                 if attempt == 3:
                     raise
-        # every code cell numbered ([n], not [ ] or [*]) and the kernel idle: the whole notebook has run
-        page.wait_for_function("""() => { const p = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')];
-            return p.length > 0 && p.every(e => /\\[\\d+\\]/.test(e.textContent)); }""", timeout=timeout)
+        self._wait_until_all_ran(timeout)
         page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+
+    def _wait_until_all_ran(self, timeout_ms: int) -> None:
+        """Every code cell numbered ([n], not [ ] or [*]). Fails at once, with the error's text and a screenshot, when
+        a cell raised (Run All stops there) or the kernel died; accepts a dialog that appears meanwhile (a kernel
+        picker would hold the queued cells forever)."""
+        state = """() => { const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')];
+            const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
+            const errors = [...document.querySelectorAll('.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]')]
+                .map(e => e.textContent).filter(t => /Error|Traceback/.test(t));
+            const status = (document.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status;
+            return {prompts, errors, status,
+                    done: cells.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t))}; }"""
+        deadline = time.monotonic() + timeout_ms / 1000
+        while True:
+            for dialog in self.page.locator(".jp-Dialog .jp-mod-accept").all():
+                dialog.click()
+            now = self.page.evaluate(state)
+            if now["done"]:
+                return
+            problem = ("a cell raised: " + now["errors"][-1][-1500:] if now["errors"] and "[*]" not in now["prompts"]
+                       else "the kernel died" if now["status"] == "dead"
+                       else "the cells did not all run in time" if time.monotonic() > deadline else "")
+            if problem:
+                shot = self.shot("run_all_failed.png")
+                raise AssertionError(f"Run All Cells: {problem} (cell prompts {now['prompts']}, kernel "
+                                     f"{now['status']}; screenshot {shot})")
+            time.sleep(2)
 
     def move_latent_slider(self, name: str = "explorer", fraction: float = 0.85,
                            timeout: int = 60_000) -> tuple[Path, Path]:
