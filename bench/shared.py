@@ -2,15 +2,17 @@
 
 * the start of a ``python3`` kernel and ``autograder grade`` of an empty kit notebook (start-up, grading);
 * one temporary nbgrader course with the assignment generated, and students' submissions in it
-  (grading, class).
+  (grading, class);
+* the class those sections grade, and one class-grade run of it (class, cluster).
 """
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from pathlib import Path
 
-from bench.context import ASSIGNMENT, Bench
+from bench.context import ASSIGNMENT, Bench, fmt_s, fmt_wall_cpu
 from bench.measure import base_env, best_of, grading_env, say, student_kernel_env, timed, tool
 from bench.nbrun import read_nb
 
@@ -77,6 +79,49 @@ def course(b: Bench) -> dict:
         return {"root": made, "generate_assignment_s": seconds}
 
     return b.once("course", build)
+
+
+#: The benchmark's class cycles through these kinds of submission.
+CLASS_KINDS = ("full marks", "partly wrong", "full marks", "untouched release")
+
+
+def class_students(b: Bench) -> dict[str, str]:
+    """The benchmark's class of ``b.students`` ({student: kind}), submitted once into the shared course: the class
+    and cluster sections grade the same submissions."""
+
+    def build() -> dict[str, str]:
+        root, names = course(b)["root"], [p.name for p in b.notebooks]
+        students = {f"class{i + 1:02d}": CLASS_KINDS[i % len(CLASS_KINDS)] for i in range(b.students)}
+        for student, kind in students.items():
+            add_submission(root, student, kind, names)
+        return students
+
+    return b.once("class_students", build)
+
+
+def grade_class(b: Bench, section: str, label: str, options: list[str]) -> dict:
+    """`autograder class-grade --fresh` of the whole class with ``options`` (``-j N`` or ``--scheduler ADDR``):
+    its wall and CPU time, throughput, outcomes and the workers that graded."""
+    import statistics
+
+    students = class_students(b)
+    say(f"class-grade {label} ({len(students)} students)")
+    cmd = [*tool("autograder"), "class-grade", str(course(b)["root"]), ASSIGNMENT, "--json", "--fresh", *options]
+    for student in students:
+        cmd += ["--student", student]
+    wall, proc = timed(cmd, env=base_env(), ok=(0, 1))
+    outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
+    per = [o["seconds"] for o in outcomes]
+    run = {"wall_s": wall, "cpu_s": proc.cpu_s, "per_minute": 60 * len(students) / wall,
+           "graded": sum(o["ok"] for o in outcomes), "failed": sum(not o["ok"] for o in outcomes),
+           "student_median_s": statistics.median(per) if per else None, "student_max_s": max(per) if per else None,
+           "workers": sorted({o["worker"] for o in outcomes if o.get("worker")}),
+           "scores": {o["student"]: o["score"] for o in outcomes}}
+    b.row(section, f"{label}: wall time; submissions per minute",
+          f"{fmt_wall_cpu(wall, proc.cpu_s)}; {run['per_minute']:.2f}")
+    b.row(section, f"{label}: graded / failed; one student's median (max)",
+          f"{run['graded']} / {run['failed']}; {fmt_s(run['student_median_s'])} ({fmt_s(run['student_max_s'])})")
+    return run
 
 
 def release_folder(course_root: Path) -> Path:

@@ -139,8 +139,9 @@ class StudentBrowser:
         picker would hold the queued cells forever)."""
         state = """() => { const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')];
             const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
-            const errors = [...document.querySelectorAll('.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]')]
-                .map(e => e.textContent).filter(t => /Error|Traceback/.test(t));
+            const stderr = '.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]';
+            const errors = [...document.querySelectorAll(stderr)].map(e => e.textContent)
+                .filter(t => /Error|Traceback/.test(t));
             const status = (document.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status;
             return {prompts, errors, status,
                     done: cells.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t))}; }"""

@@ -11,11 +11,13 @@ from tests.hostile.corpus import CASES
 from tests.hostile.forgery import STEAL
 from tests.kit import SOLUTIONS, check_cells, read
 
-CELL_TIMEOUT = "40"  # seconds; the runaway cells cost this each; honest cells need a few, or 20+ when 2 class-grades share 2 cores
+# A cell's limit, in seconds. Each runaway cell spins for this long; an honest cell needs a few seconds alone, and
+# 20 or more in class-grade -j 2 beside another test worker on 2 cores.
+CELL_TIMEOUT, CLASS_CELL_TIMEOUT = "20", "40"
 
 
-def _env():
-    return {**os.environ, "AUTOGRADER_CELL_TIMEOUT": CELL_TIMEOUT}
+def _env(cell_timeout: str = CELL_TIMEOUT):
+    return {**os.environ, "AUTOGRADER_CELL_TIMEOUT": cell_timeout}
 
 
 def _expected(case):
@@ -102,7 +104,7 @@ def graded_class(tmp_path_factory, mnist_available):
         nbgrader("submit", ASSIGNMENT, cwd=home)
     nbgrader("collect", ASSIGNMENT, cwd=course)
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "class-grade", str(course), ASSIGNMENT, "-j", "2"],
-                          capture_output=True, text=True, env=_env(), timeout=1800)
+                          capture_output=True, text=True, env=_env(CLASS_CELL_TIMEOUT), timeout=1800)
     nbgrader("generate_feedback", ASSIGNMENT, "--force", cwd=course)
     return course, proc
 
@@ -167,8 +169,8 @@ def test_class_grade_again_gives_the_same_grades(graded_class):
     course, _ = graded_class
     before = _cell_grades(course, "wrong_answers")
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "class-grade", str(course), "autoencoders",
-                           "--student", "wrong_answers", "--json"], capture_output=True, text=True, env=_env(),
-                          timeout=900)
+                           "--student", "wrong_answers", "--json"], capture_output=True, text=True,
+                          env=_env(CLASS_CELL_TIMEOUT), timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
     outcome = json.loads(proc.stdout)
     assert [o["student"] for o in outcome] == ["wrong_answers"] and outcome[0]["ok"]
@@ -181,8 +183,8 @@ def test_class_grade_refuses_to_grade_where_the_grader_cannot_load(graded_class,
     """No MNIST for the grader: nothing is graded (no student would get a fair score), and the exit code says so."""
     course, _ = graded_class
     before = _cell_grades(course, "wrong_answers")
-    env = {**_env(), "COURSE_DATA_DIR": str(tmp_path / "empty"), "COURSE_CACHE_DIR": str(tmp_path / "cache"),
-           "COURSE_OFFLINE": "1"}
+    env = {**_env(CLASS_CELL_TIMEOUT), "COURSE_DATA_DIR": str(tmp_path / "empty"),
+           "COURSE_CACHE_DIR": str(tmp_path / "cache"), "COURSE_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "class-grade", str(course), "autoencoders"],
                           capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2 and "cannot load the grader or its data" in proc.stderr, proc.stderr

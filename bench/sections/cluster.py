@@ -1,8 +1,9 @@
 """class-grade on real Dask processes: 1 and 2 workers, the cost of distribution, a local -j 2 beside them.
 
 A `dask scheduler` and `dask worker` processes (one thread each) run on 127.0.0.1, started and stopped by
-pid (autograder.daskprocs). The same class is graded with `--scheduler` on 1 worker, then on 2, then on
-the local cluster of `-j 2`, each run executing every notebook again (`--fresh`). The distribution overhead
+pid (autograder.daskprocs). The class section's class is graded with `--scheduler` on 1 worker, then on 2,
+each run executing every notebook again (`--fresh`); beside them, the class section's run on the local cluster
+of `-j 2` (made here when that section did not run). The distribution overhead
 is measured on its own: a few notebooks sent one at a time, the round trip on this side minus the
 execution time the worker reports (serialising the notebook and the student's files, scheduling, sending
 the executed notebook back). Targets (2 cores): overhead at most 10 % of a notebook's grading time;
@@ -10,34 +11,18 @@ the executed notebook back). Targets (2 cores): overhead at most 10 % of a noteb
 """
 from __future__ import annotations
 
-import json
 import statistics
 import time
 
 from bench import shared
-from bench.context import ASSIGNMENT, Bench, fmt_s, fmt_wall_cpu
-from bench.measure import base_env, say, timed, tool
+from bench.context import ASSIGNMENT, Bench, fmt_s
+from bench.measure import base_env
 
 NAME = "cluster"
-KINDS = ("full marks", "partly wrong", "full marks", "untouched release")
 OVERHEAD_SAMPLES = 3
 CLASS_OF = 3000  # the projection: 3,000 students x every notebook
 MAX_OVERHEAD_PCT = 10.0
 MIN_SPEEDUP = 1.7
-
-
-def _grade(b: Bench, course_root, students: list[str], label: str, extra: list[str]) -> dict:
-    say(f"class-grade {label} ({len(students)} students)")
-    cmd = [*tool("autograder"), "class-grade", str(course_root), ASSIGNMENT, "--json", "--fresh", *extra]
-    for student in students:
-        cmd += ["--student", student]
-    wall, proc = timed(cmd, env=base_env(), ok=(0, 1))
-    outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
-    run = {"wall_s": wall, "cpu_s": proc.cpu_s, "per_minute": 60 * len(students) / wall,
-           "graded": sum(o["ok"] for o in outcomes), "workers": sorted({o["worker"] for o in outcomes if o["worker"]})}
-    b.row(NAME, f"{label}: wall time; submissions per minute", f"{fmt_wall_cpu(wall, proc.cpu_s)}; "
-          f"{run['per_minute']:.2f}")
-    return run
 
 
 def _overhead(address: str, course_root, student: str) -> dict:
@@ -78,23 +63,23 @@ def run(b: Bench) -> dict:
 
     names = [p.name for p in b.notebooks]
     course_root = shared.course(b)["root"]
-    students = [f"dask{i + 1:02d}" for i in range(b.students)]
-    for i, student in enumerate(students):
-        shared.add_submission(course_root, student, KINDS[i % len(KINDS)], names)
+    students = list(shared.class_students(b))
     out = {"submissions": len(students), "notebooks": names}
     dask = LocalDask(b.tmp / "dask", env=base_env())
     try:
         address = dask.start_scheduler()
         dask.start_worker("w1")
-        out["one_worker"] = _grade(b, course_root, students, "1 worker (--scheduler)", ["--scheduler", address])
+        out["one_worker"] = shared.grade_class(b, NAME, "1 worker (--scheduler)", ["--scheduler", address])
         out["overhead"] = _overhead(address, course_root, students[0])
         dask.start_worker("w2")
-        out["two_workers"] = _grade(b, course_root, students, "2 workers (--scheduler)", ["--scheduler", address])
+        out["two_workers"] = shared.grade_class(b, NAME, "2 workers (--scheduler)", ["--scheduler", address])
     finally:
         left = dask.stop()
         if left:
             b.note(NAME, f"processes left running after the section: {left}")
-    out["local_j2"] = _grade(b, course_root, students, "local cluster -j 2", ["-j", "2"])
+    # the local cluster of -j 2 on the same class: the class section's run when it made one, else one here
+    out["local_j2"] = b.results.get("class", {}).get("runs", {}).get("2") or \
+        shared.grade_class(b, NAME, "local cluster -j 2", ["-j", "2"])
     overhead = out["overhead"]
     b.row(NAME, "one notebook: execution on a worker; overhead of sending it (sent / returned)",
           f"{fmt_s(overhead['execution_s'])}; {fmt_s(overhead['overhead_s'])} "
