@@ -1,6 +1,6 @@
 """``autograder``: grade notebooks from the command line.
 
-    autograder grade SUBMISSION.ipynb [--source PATH] [--json]
+    autograder grade SUBMISSION.ipynb [MORE.ipynb ...] [--source PATH] [--json]
     autograder release                 regenerate assignments/ from solutions/ with nbgrader
     autograder course [--keep DIR]     the full nbgrader course cycle on sample students
     autograder class-grade COURSE ASSIGNMENT [-j N] [--scheduler tcp://HOST:8786]
@@ -21,19 +21,29 @@ def _grade(args) -> int:
     from autograder.report import notebook_table
     from autograder.runner import CannotGrade, grade_notebook
 
-    try:
-        result = grade_notebook(Path(args.submission), Path(args.source) if args.source else None,
-                                cell_timeout=args.timeout)
-    except CannotGrade as exc:
-        print(f"autograder: cannot grade: {exc}", file=sys.stderr)
+    if args.source and len(args.submission) > 1:
+        print("autograder: --source names the source of one submission; grade the others separately",
+              file=sys.stderr)
         return 2
-    if args.json:
-        print(json.dumps(result.to_dict()))
-    else:
-        print(notebook_table(result))
-        for note in result.notes:
-            print(f"note: {note}")
-    return 0
+    status = 0
+    for submission in args.submission:  # one run: the grading kernels of every notebook share one start-up
+        try:
+            result = grade_notebook(Path(submission), Path(args.source) if args.source else None,
+                                    cell_timeout=args.timeout)
+        except CannotGrade as exc:
+            print(f"autograder: cannot grade: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        if args.json:
+            print(json.dumps(result.to_dict()), flush=True)
+        else:
+            print(notebook_table(result))
+            for note in result.notes:
+                print(f"note: {note}")
+            if len(args.submission) > 1:
+                print()
+        sys.stdout.flush()
+    return status
 
 
 def _release(args) -> int:
@@ -80,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("grade", help="grade one notebook without a course database")
-    p.add_argument("submission", help="the student's notebook")
+    p = sub.add_parser("grade", help="grade notebooks without a course database")
+    p.add_argument("submission", nargs="+", help="the student's notebook(s); with --json, one JSON object per line")
     p.add_argument("--source", help="the source notebook (default: the one in solutions/ with the same name)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: autograder.limits)")

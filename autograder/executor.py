@@ -3,9 +3,10 @@
 Both ``autograder grade`` (:mod:`autograder.runner`) and ``nbgrader autograde``
 (:class:`autograder.nbgrader_ext.KitExecute`) grade kit notebooks with :class:`GradingClient`:
 
-* each kernel is started by :class:`GradingKernelManager` as ``python -I -m autograder.kernel`` with a
-  fresh key handed over through a pipe (see :mod:`autograder.protocol`), in the grading
-  environment (one torch thread, headless plots, a private IPython folder);
+* each kernel is started by :class:`GradingKernelManager` with a fresh key handed over through a pipe
+  (see :mod:`autograder.protocol`), in the grading environment (one torch thread, headless plots, a
+  private IPython folder): forked from a process that loaded the grader once (:mod:`autograder.zygote`),
+  or started from scratch as ``python -I -m autograder.kernel``;
 * ordinary cells run as nbclient runs them; a cell that hangs past its limit (even ignoring
   Ctrl-C) or kills the kernel gets an error, the kernel is restarted, the cells before it are run
   again quietly, and grading goes on;
@@ -27,17 +28,19 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from jupyter_client.utils import ensure_async
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from autograder import cells as kitcells
-from autograder import limits, protocol
+from autograder import limits, protocol, zygote
 from autograder.procs import Poller, tree_rss
 from autograder.report import MIME, NOT_RUN, TAMPERED, UNVERIFIED, CellResult, cell_lines
 
@@ -50,10 +53,36 @@ KERNEL_NAME = "autograder-grading"
 
 
 # ---------------------------------------------------------------------------------------- the kernel
+class ZygoteProvisioner(LocalProvisioner):
+    """Launches the grading kernel by forking it from the zygote (:mod:`autograder.zygote`); from scratch,
+    with the same command, when the zygote cannot be used."""
+
+    async def launch_kernel(self, cmd: list[str], **kwargs):
+        if not zygote.enabled():
+            return await super().launch_kernel(cmd, **kwargs)
+        argv = cmd[cmd.index("autograder.kernel") + 1:]
+        flag = argv.index(protocol.KEY_FD_FLAG)
+        key_fd = int(argv[flag + 1])
+        del argv[flag:flag + 2]
+        std = [kwargs.get(name) if isinstance(kwargs.get(name), int) else default
+               for name, default in (("stdout", sys.__stdout__.fileno()), ("stderr", sys.__stderr__.fileno()))]
+        try:
+            self.process = zygote.launch(kwargs["env"], self.parent.expected_code, argv, kwargs.get("cwd"), key_fd,
+                                         *std)
+        except zygote.Unavailable as exc:
+            self.log.warning("Starting the grading kernel from scratch: %s", exc)
+            return await super().launch_kernel(cmd, **kwargs)
+        self.pid = self.pgid = self.process.pid  # the kernel starts its own session
+        self.cwd = kwargs.get("cwd")
+        return self.connection_info
+
+
 class GradingKernelManager(AsyncKernelManager):
-    """Starts ``python -I -m autograder.kernel`` with a fresh key on a pipe, at every start and restart."""
+    """Starts the grading kernel with a fresh key on a pipe, at every start and restart: forked from the
+    zygote, or as ``python -I -m autograder.kernel``."""
 
     grading_key: bytes = b""
+    expected_code: str = ""  # the grader's code fingerprint the executor started with
     _key_fd: int | None = None
 
     @property
@@ -62,6 +91,9 @@ class GradingKernelManager(AsyncKernelManager):
                           display_name="autograder grading kernel", language="python", resource_dir="")
 
     async def _async_pre_start_kernel(self, **kw):
+        if self.provisioner is None:
+            self.kernel_id = self.kernel_id or kw.pop("kernel_id", None) or str(uuid.uuid4())
+            self.provisioner = ZygoteProvisioner(kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
         key = protocol.new_key()
         read_end, write_end = os.pipe()
@@ -176,6 +208,8 @@ class GradingClient(NotebookClient):
         kwargs.setdefault("raise_on_iopub_timeout", False)
         kwargs.setdefault("iopub_timeout", 10)
         kwargs.setdefault("record_timing", False)
+        # the results are in by then: a graceful shutdown only waited 1-3 s for ipykernel to wind down
+        kwargs.setdefault("shutdown_kernel", "immediate")
         kwargs.setdefault("extra_arguments", ["--IPKernelApp.log_level=ERROR", "--HistoryManager.enabled=False"])
         super().__init__(nb, kernel_manager_class=GradingKernelManager,
                          resources={"metadata": {"path": str(workdir)}}, **kwargs)
@@ -227,6 +261,11 @@ class GradingClient(NotebookClient):
         return next(c for c in self.nb.cells if kitcells.is_check_cell(c) and kitcells.grade_id(c) == gid)
 
     # ------------------------------------------------------------------ kernel start and the grader's hello
+    def create_kernel_manager(self):
+        km = super().create_kernel_manager()
+        km.expected_code = self.fingerprints.code
+        return km
+
     async def async_start_new_kernel(self, **kwargs):
         kwargs.setdefault("env", kernel_env(self._ipython_dir))
         return await super().async_start_new_kernel(**kwargs)

@@ -1,8 +1,9 @@
 """The grading kernel: an ipykernel that loads the grader before any student code and answers check requests.
 
-The kit's executor (:mod:`autograder.executor`) starts it as ``python -I -m autograder.kernel``, so
-the grader comes from the kit's installation, never from the notebook's folder, ``PYTHONPATH`` or
-anything a student can name. Before the first cell of the notebook runs, it:
+The kit's executor (:mod:`autograder.executor`) forks it from a preloaded process (:mod:`autograder.zygote`)
+or, when that is not available, starts it as ``python -I -m autograder.kernel``; either way the grader
+comes from the kit's installation, never from the notebook's folder, ``PYTHONPATH`` or anything a
+student can name. Before the first cell of the notebook runs, it:
 
 1. reads its HMAC key from the pipe the executor opened (``--autograder-key-fd N``) and closes it;
 2. caps its data memory (``AUTOGRADER_MEMORY_MB``): a runaway allocation fails inside the student's
@@ -87,9 +88,24 @@ def make_handler(kernel, signer, baseline, code_fingerprint: str, problem: str):
     return handle
 
 
-def main(argv: list[str] | None = None) -> None:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    key_fd = _take_key_fd(argv)
+class Loaded:
+    """What a grading process loaded before any student code: the code fingerprint, and why the grader could not
+    load ('' when it could)."""
+
+    def __init__(self):
+        from autograder import protocol
+
+        self.code = protocol.code_fingerprint()  # the files this process is about to load
+        try:
+            preload()
+            self.problem = ""
+        except Exception as exc:  # the notebook still runs; the executor reports why nothing could be graded
+            self.problem = f"the grader could not load: {type(exc).__name__}: {str(exc)[:300]}"
+
+
+def serve(argv: list[str], key_fd: int, loaded: Loaded | None = None) -> None:
+    """Read the key, load the grader (unless ``loaded`` says it already is: the zygote's forked kernels), start
+    the kernel with the check handler, and run until it is shut down."""
     import hashlib
     import hmac
 
@@ -100,12 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     key[:] = bytes(len(key))
     del key
     cap_memory(limits.MEMORY_MB)
-    code = protocol.code_fingerprint()  # the files this kernel is about to load
-    try:
-        preload()
-        problem = ""
-    except Exception as exc:  # the notebook still runs; the executor reports why nothing could be graded
-        problem = f"the grader could not load: {type(exc).__name__}: {str(exc)[:300]}"
+    loaded = loaded or Loaded()
 
     from ipykernel.kernelapp import IPKernelApp
 
@@ -114,9 +125,17 @@ def main(argv: list[str] | None = None) -> None:
     from autograder.integrity import Baseline
 
     baseline = Baseline()
-    app.kernel.shell_handlers[protocol.REQUEST] = make_handler(app.kernel, signer, baseline, code, problem)
+    app.kernel.shell_handlers[protocol.REQUEST] = make_handler(app.kernel, signer, baseline, loaded.code,
+                                                               loaded.problem)
     del signer
     app.start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -I -m autograder.kernel -f CONNECTION --autograder-key-fd N``: a kernel started from scratch."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    key_fd = _take_key_fd(argv)
+    serve(argv, key_fd)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,10 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("dask_cluster")]
 
 NOTEBOOK = "02_linear_layers.ipynb"
 KILLS_ITS_GRADER = ("import os, signal\n"
-                    "os.kill(os.getppid(), signal.SIGKILL)  # the process that runs this kernel\n")
+                    "grader = os.getppid()\n"
+                    "if b'autograder.zygote' in open(f'/proc/{grader}/cmdline', 'rb').read():  # forked: its parent\n"
+                    "    grader = int(open(f'/proc/{grader}/stat').read().rsplit(')', 1)[1].split()[1])\n"
+                    "os.kill(grader, signal.SIGKILL)  # the process that grades this notebook\n")
 
 
 @pytest.fixture(scope="module")

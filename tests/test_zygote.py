@@ -1,0 +1,232 @@
+"""Grading kernels forked from one preloaded zygote: the same grades, nothing shared, nothing reachable."""
+import copy
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import pytest
+
+from autograder import zygote
+from tests.kit import SOLUTIONS, code, notebook, read
+
+INSPECT = textwrap.dedent("""
+    import json, os, numpy
+    links = {}
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            links[fd] = os.readlink(f"/proc/self/fd/{fd}")
+        except OSError:
+            pass
+    mine = {t[len("socket:["):-1] for t in links.values() if t.startswith("socket:[")}
+    zygote_sockets = set()
+    for line in open("/proc/net/unix").read().splitlines()[1:]:
+        parts = line.split()
+        if len(parts) >= 8 and "autograder-zygote" in parts[7]:
+            zygote_sockets.add(parts[6])
+    pidfds = []  # the processes this kernel holds a pidfd of
+    for fd, target in links.items():
+        if "pidfd" in target:
+            info = open(f"/proc/self/fdinfo/{fd}").read()
+            pidfds += [int(line.split()[1]) for line in info.splitlines() if line.startswith("Pid:")]
+    print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "sid": os.getsid(0), "pidfds": pidfds,
+                      "zygote_sockets": sorted(mine & zygote_sockets), "rand": float(numpy.random.rand()),
+                      "env_key": "AUTOGRADER_TEST_MARK" in os.environ}))
+""")
+
+ASK_THE_ZYGOTE = textwrap.dedent("""
+    import glob, json, socket, tempfile
+    answers = []
+    for path in glob.glob(tempfile.gettempdir() + "/autograder-zygote-*/socket"):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.settimeout(5)
+        try:
+            s.connect(path)
+            s.send(json.dumps({"op": "info"}).encode())
+            answers.append(s.recv(65536).decode())
+        except OSError as exc:
+            answers.append(type(exc).__name__)
+    print(json.dumps({"sockets": len(answers), "answers": answers}))
+""")
+
+
+def _printed(cell) -> dict:
+    text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+    return json.loads(text.strip().splitlines()[-1])
+
+
+def _grade(nb, workdir, **kwargs):
+    from autograder.executor import GradingClient
+
+    client = GradingClient(nb, workdir=workdir, **kwargs)
+    client.grade()
+    return client
+
+
+def _live_kernels() -> list:
+    return [k for z in list(zygote._ZYGOTES.values()) for k in z.kernels if k.poll() is None]
+
+
+def _running_zygote() -> zygote.Zygote:
+    (only,) = [z for z in zygote._ZYGOTES.values() if z.alive()]
+    return only
+
+
+@pytest.mark.slow
+def test_kernels_are_forked_from_one_zygote_and_hold_nothing_of_it(tmp_path, mnist_available):
+    """A kernel forked while another one runs: a child of the zygote, in a session of its own, without the
+    zygote's socket or the other kernel's handles (its one pidfd is this process's: it exits with it), with
+    a numpy generator of its own."""
+    sleeper = notebook([code("import time\ntime.sleep(20)")])
+    first = threading.Thread(target=_grade, args=(sleeper, tmp_path), daemon=True)
+    first.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _live_kernels():
+        time.sleep(0.2)
+    assert _live_kernels(), "the first kernel never started from the zygote"
+    seen = []
+    for _ in range(2):
+        nb = notebook([code(INSPECT)])
+        _grade(nb, tmp_path)
+        seen.append(_printed(nb.cells[0]))
+    first.join(timeout=60)
+    zyg = _running_zygote()
+    for kernel in seen:
+        assert kernel["ppid"] == zyg.proc.pid, kernel
+        assert kernel["sid"] == kernel["pid"], "the kernel is not in a session of its own"
+        assert kernel["pidfds"] == [os.getpid()], "a kernel holds the zygote's handles on other processes"
+        assert kernel["zygote_sockets"] == [], kernel
+    assert seen[0]["pid"] != seen[1]["pid"] and seen[0]["rand"] != seen[1]["rand"]
+
+
+@pytest.mark.slow
+def test_a_kernel_cannot_ask_the_zygote_for_anything(tmp_path, mnist_available):
+    nb = notebook([code(ASK_THE_ZYGOTE)])
+    _grade(nb, tmp_path)
+    seen = _printed(nb.cells[0])
+    assert seen["sockets"] >= 1, "the test did not find the zygote's socket"
+    refused = ("", "ConnectionResetError", "BrokenPipeError", "ConnectionRefusedError", "TimeoutError")
+    assert all(answer in refused for answer in seen["answers"]), seen
+    assert _running_zygote().alive()
+
+
+@pytest.mark.slow
+def test_a_kernel_that_kills_the_zygote_stops_no_other_kernel(tmp_path, mnist_available):
+    """Another student's kernel keeps running and keeps its results; the next kernel gets a new zygote."""
+    patient = notebook([code("import time\ntime.sleep(10)\nprint('{\"still\": \"here\"}')")])
+    waiting = threading.Thread(target=_grade, args=(patient, tmp_path), daemon=True)
+    waiting.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _live_kernels():
+        time.sleep(0.2)
+    old = _running_zygote()
+    killer = notebook([code("import json, os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
+                            "print(json.dumps({'killed': os.getppid()}))")])
+    _grade(killer, tmp_path)
+    waiting.join(timeout=120)
+    assert _printed(killer.cells[0]) == {"killed": old.proc.pid} or not old.alive()
+    assert not old.alive(), "the kernel could not kill the zygote: this test no longer tests anything"
+    assert _printed(patient.cells[0]) == {"still": "here"}, patient.cells[0].outputs
+    after = notebook([code(INSPECT)])
+    _grade(after, tmp_path)
+    assert _printed(after.cells[0])["ppid"] == _running_zygote().proc.pid != old.proc.pid
+
+
+@pytest.mark.slow
+def test_grades_are_the_same_forked_or_started_from_scratch(tmp_path, monkeypatch, mnist_available):
+    """Part 2's solution with a hung cell and a cell that kills the kernel before its checks: each kernel
+    restart comes from the zygote (or from scratch), and both ways give the same verified grades."""
+    source = read(SOLUTIONS / "02_linear_layers.ipynb")
+    first_check = next(i for i, c in enumerate(source.cells) if c.metadata.get("nbgrader", {}).get("grade"))
+    source.cells[first_check:first_check] = [
+        code("import os, signal"),
+        code("signal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"),  # deaf to the interrupt
+        code("os._exit(3)"),
+    ]
+    outcomes = {}
+    for mode in ("1", "0"):
+        monkeypatch.setenv("AUTOGRADER_ZYGOTE", mode)
+        client = _grade(copy.deepcopy(source), tmp_path, cell_timeout=10)
+        outcomes[mode] = {gid: (r.score, r.max_score, r.status, r.verified) for gid, r in client.results.items()}
+    assert outcomes["1"] == outcomes["0"]
+    assert all(verified and score == points for score, points, _, verified in outcomes["1"].values()), outcomes
+
+
+@pytest.mark.slow
+def test_grading_falls_back_to_a_kernel_started_from_scratch(tmp_path, monkeypatch, caplog, mnist_available):
+    def unavailable(env, code):
+        raise zygote.Unavailable("no zygote in this test")
+
+    monkeypatch.setattr(zygote, "for_kernel", unavailable)
+    nb = notebook([code(INSPECT)])
+    with caplog.at_level("WARNING"):
+        client = _grade(nb, tmp_path)
+    assert _printed(nb.cells[0])["ppid"] == os.getpid(), "the kernel was not started from scratch by this process"
+    assert not client.notes
+    assert any("from scratch" in r.getMessage() and "no zygote" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_the_zygote_and_its_kernels_exit_with_their_parent(tmp_path, mnist_available):
+    """A grading process killed outright (a Dask worker, a TA's Ctrl-\\) leaves no zygote or kernel behind."""
+    import psutil
+
+    script = textwrap.dedent(f"""
+        import json, sys, threading, time
+        sys.path.insert(0, {str(SOLUTIONS.parent.parent)!r})
+        from autograder import zygote
+        from autograder.executor import GradingClient
+        from tests.kit import code, notebook
+        nb = notebook([code("import time\\ntime.sleep(600)")])
+        threading.Thread(target=lambda: GradingClient(nb, workdir={str(tmp_path)!r}).grade(), daemon=True).start()
+        while True:
+            live = [(z.proc.pid, k.pid) for z in list(zygote._ZYGOTES.values()) for k in z.kernels if k.poll() is None]
+            if live:
+                print(json.dumps(live[0]), flush=True)
+                break
+            time.sleep(0.2)
+        time.sleep(600)
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        zygote_pid, kernel_pid = json.loads(proc.stdout.readline())
+        assert psutil.pid_exists(zygote_pid) and psutil.pid_exists(kernel_pid)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and (_alive(zygote_pid) or _alive(kernel_pid)):
+            time.sleep(0.2)
+        assert not _alive(zygote_pid), "the zygote outlived its parent"
+        assert not _alive(kernel_pid), "a kernel outlived its zygote"
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    import psutil
+
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def test_kernels_share_a_zygote_only_when_everything_but_their_folder_is_the_same():
+    base = {"PATH": "/usr/bin", "OMP_NUM_THREADS": "1", "IPYTHONDIR": "/tmp/a", "JPY_SESSION_NAME": "x"}
+    same = dict(base, IPYTHONDIR="/tmp/b", JPY_SESSION_NAME="y")
+    assert zygote.identity(base, "code") == zygote.identity(same, "code")
+    assert zygote.identity(base, "code") != zygote.identity(base, "other code")
+    assert zygote.identity(base, "code") != zygote.identity(dict(base, OMP_NUM_THREADS="2"), "code")
+
+
+def test_zygote_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("AUTOGRADER_ZYGOTE", "0")
+    assert not zygote.enabled()
+    monkeypatch.setenv("AUTOGRADER_ZYGOTE", "1")
+    assert zygote.enabled()
