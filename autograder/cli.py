@@ -21,10 +21,6 @@ def _grade(args) -> int:
     from autograder.report import notebook_table
     from autograder.runner import CannotGrade, grade_notebook
 
-    if args.source and len(args.submission) > 1:
-        print("autograder: --source names the source of one submission; grade the others separately",
-              file=sys.stderr)
-        return 2
     status = 0
     for submission in args.submission:  # one run: the grading kernels of every notebook share one start-up
         try:
@@ -92,7 +88,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("grade", help="grade notebooks without a course database")
     p.add_argument("submission", nargs="+", help="the student's notebook(s); with --json, one JSON object per line")
-    p.add_argument("--source", help="the source notebook (default: the one in solutions/ with the same name)")
+    p.add_argument("--source", help="the source notebook of every submission given (default: the one in solutions/ "
+                                    "with the same name)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
     p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: autograder.limits)")
     p.set_defaults(func=_grade)
