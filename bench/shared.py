@@ -47,21 +47,39 @@ def empty_kit_notebook(folder: Path) -> Path:
 
     nb = nbformat.v4.new_notebook()
     nb.metadata[KIT_KEY] = dict(KIT_METADATA)
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "empty.ipynb"
     nbformat.write(nb, str(path))
     return path
 
 
-def grade_empty(b: Bench) -> dict:
-    """`autograder grade` of an empty kit notebook, graded against itself: the CLI's fixed cost per notebook,
-    best of N."""
+def grade_empty_runs(b: Bench) -> dict:
+    """`autograder grade` of 1 and of n empty kit notebooks in one run (n = 5, 3 in --quick), with grading
+    kernels forked from the zygote and started from scratch (AUTOGRADER_ZYGOTE=0), best of N each; and the
+    CLI's own start-up (a missing file). Each further notebook's fixed cost is (t_n - t_1) / (n - 1)."""
+    many = 3 if b.quick else 5
 
     def measure() -> dict:
-        empty = empty_kit_notebook(Path(tempfile.mkdtemp(prefix="empty-", dir=b.tmp)))
-        cmd = [*tool("autograder"), "grade", str(empty), "--source", str(empty), "--json"]
-        return best_of(b.repeats, lambda: timed(cmd, env=base_env())[0])
+        folder = Path(tempfile.mkdtemp(prefix="empty-", dir=b.tmp))
+        paths = [empty_kit_notebook(folder / f"n{i}") for i in range(many)]
+        out = {"cli_startup": best_of(b.repeats, lambda: timed(
+            [*tool("autograder"), "grade", str(folder / "missing.ipynb")], env=base_env(), ok=(2,))[0])}
+        for kind, flag in (("zygote", "1"), ("scratch", "0")):
+            env = dict(base_env(), AUTOGRADER_ZYGOTE=flag)
+            for count in (1, many):
+                cmd = [*tool("autograder"), "grade", *map(str, paths[:count]), "--source", str(paths[0]), "--json"]
+                out[f"{kind}_{count}"] = best_of(b.repeats, lambda cmd=cmd, env=env: timed(cmd, env=env)[0])
+            out[f"{kind}_per_notebook_s"] = (out[f"{kind}_{many}"]["min_s"] - out[f"{kind}_1"]["min_s"]) / (many - 1)
+        out["grader_load_s"] = max(0.0, out["zygote_1"]["min_s"] - out["cli_startup"]["min_s"]
+                                   - out["zygote_per_notebook_s"])
+        return out
 
-    return b.once("grade_empty", measure)
+    return b.once("grade_empty_runs", measure)
+
+
+def grade_empty(b: Bench) -> dict:
+    """`autograder grade` of one empty kit notebook: a run's whole fixed cost, best of N."""
+    return grade_empty_runs(b)["zygote_1"]
 
 
 # ====================================================================== the course

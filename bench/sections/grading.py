@@ -60,28 +60,31 @@ def shortfall(result: dict) -> str:
 
 
 def autograder_grade(b: Bench, floor_s: float, limit: float) -> dict:
-    """`autograder grade`, once per notebook, on a copy of the solutions."""
+    """`autograder grade` of a copy of the solutions, every notebook in one run (as a TA grades a student)."""
     sub = Path(tempfile.mkdtemp(prefix="student-", dir=b.tmp))
-    per = {}
     for path in b.notebooks:
         shutil.copy2(path, sub / path.name)
-        say(f"autograder grade {path.name}")
-        seconds, proc = timed([*tool("autograder"), "grade", str(sub / path.name), "--json"], env=base_env())
-        result = json.loads(proc.stdout)
-        per[path.name] = {"seconds": seconds, "cpu_s": proc.cpu_s, "score": result["score"],
-                          "max_score": result["max_score"], "shortfall": shortfall(result)}
-        if per[path.name]["shortfall"]:
-            b.row("grading", f"{path.stem}: autograder grade gave less than full marks",
-                  per[path.name]["shortfall"][:60])
-    wall, cpu = sum(p["seconds"] for p in per.values()), sum(p["cpu_s"] for p in per.values())
+    say(f"autograder grade {' '.join(p.name for p in b.notebooks)} (one run)")
+    wall, proc = timed([*tool("autograder"), "grade", *(str(sub / p.name) for p in b.notebooks), "--json"],
+                       env=base_env())
+    per = {}
+    for line in proc.stdout.splitlines():
+        if line.strip():
+            result = json.loads(line)
+            per[result["notebook"]] = {"score": result["score"], "max_score": result["max_score"],
+                                       "shortfall": shortfall(result)}
+            if per[result["notebook"]]["shortfall"]:
+                b.row("grading", f"{Path(result['notebook']).stem}: autograder grade gave less than full marks",
+                      per[result["notebook"]]["shortfall"][:60])
     score, max_score = sum(p["score"] for p in per.values()), sum(p["max_score"] for p in per.values())
-    fixed = len(per) * shared.grade_empty(b)["min_s"]
+    runs = shared.grade_empty_runs(b)
+    fixed = runs["zygote_1"]["min_s"] + (len(b.notebooks) - 1) * runs["zygote_per_notebook_s"]
     b.target("grading", "autograde_one_student_s", f"autograder grade, one student {b.partial}".strip(), wall,
-             limit, "s", note=GRADE_NOTE, cpu=cpu)
+             limit, "s", note=GRADE_NOTE, cpu=proc.cpu_s)
     b.row("grading", "  ratio to floor; score", f"{wall / floor_s:.2f}x; {score:g}/{max_score:g}")
-    b.row("grading", f"  fixed start-up: {len(per)} x `autograder grade` of an empty kit notebook",
+    b.row("grading", f"  fixed start-up: the run's, then {len(b.notebooks) - 1} further notebook(s)",
           f"{fmt_s(fixed)} ({100 * fixed / wall:.0f}%)")
-    return {"wall_s": wall, "cpu_s": cpu, "per_notebook": per, "score": score, "max_score": max_score,
+    return {"wall_s": wall, "cpu_s": proc.cpu_s, "per_notebook": per, "score": score, "max_score": max_score,
             "ratio": wall / floor_s, "fixed_startup_s": fixed, "fixed_share": fixed / wall}
 
 
@@ -113,13 +116,14 @@ def nbgrader_autograde(b: Bench, floor_s: float, limit: float) -> tuple[dict, di
     commands = nbgrader_commands(b, course_root)
     commands["generate_assignment (real work)"] = {"min_s": info["generate_assignment_s"],
                                                    "median_s": info["generate_assignment_s"], "runs": 1}
-    n = len(b.notebooks)
-    noop, starts = commands["autograde, nobody submitted"]["min_s"], n * shared.kernel_start(b)["min_s"]
+    n, runs = len(b.notebooks), shared.grade_empty_runs(b)
+    noop = commands["autograde, nobody submitted"]["min_s"]
+    starts = runs["grader_load_s"] + n * runs["zygote_per_notebook_s"]
     fixed = noop + starts
     b.target("grading", "autograde_one_student_s", f"nbgrader autograde, one student {b.partial}".strip(), wall,
              limit, "s", note=GRADE_NOTE, cpu=proc.cpu_s)
     b.row("grading", "  ratio to floor; score (gradebook)", f"{wall / floor_s:.2f}x; {score:g}/{max_score:g}")
-    b.row("grading", f"  fixed start-up: command start-up + {n} kernel start(s)",
+    b.row("grading", f"  fixed start-up: command start-up + the grader's load + {n} forked kernel(s)",
           f"{fmt_s(fixed)} ({100 * fixed / wall:.0f}%)")
     return ({"wall_s": wall, "cpu_s": proc.cpu_s, "score": score, "max_score": max_score, "ratio": wall / floor_s,
              "fixed_startup_s": fixed, "fixed_share": fixed / wall, "command_startup_s": noop,
