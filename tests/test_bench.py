@@ -56,9 +56,12 @@ def test_quick_benchmark_writes_every_section(tmp_path, mnist_available):
     # the figures the targets are judged on are there, and say met or not met
     names = {t["target"] for t in figures["targets"]}
     assert names >= {"notebook_run_all_s", "assignment_run_all_s", "autograde_one_student_s", "nbgrader_startup_s",
-                     "kernel_peak_mb", "mnist_load_s", "overhead_pct", "two_worker_speedup", "report_s"}, names
+                     "kernel_peak_mb", "mnist_load_s", "overhead_pct", "two_worker_speedup", "report_s",
+                     "fixed_per_notebook_s"}, names
     assert all(isinstance(t["met"], bool) and math.isfinite(t["value"]) for t in figures["targets"])
     # what was measured is sane: the solution earns full marks, the class was graded
+    runs = figures["startup"]["grade_empty_runs"]  # one run's start-up, then each further notebook, both ways
+    assert {"zygote_1", "zygote_3", "scratch_1", "scratch_3", "cli_startup"} <= set(runs), runs
     grading = figures["grading"]
     assert grading["autograder_grade"]["score"] == grading["autograder_grade"]["max_score"] > 0
     assert grading["nbgrader_autograde"]["score"] > 0
