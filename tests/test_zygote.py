@@ -67,6 +67,17 @@ def _grade(nb, workdir, **kwargs):
     return client
 
 
+def _grade_in_background(nb, workdir) -> threading.Thread:
+    """Grade ``nb`` in a thread; return once its kernel, forked from the zygote, is running."""
+    thread = threading.Thread(target=_grade, args=(nb, workdir), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not _live_kernels():
+        time.sleep(0.2)
+    assert _live_kernels(), "the kernel never started from the zygote"
+    return thread
+
+
 def _live_kernels() -> list:
     return [k for z in list(zygote._ZYGOTES.values()) for k in z.kernels if k.poll() is None]
 
@@ -81,13 +92,7 @@ def test_kernels_are_forked_from_one_zygote_and_hold_nothing_of_it(tmp_path, mni
     """A kernel forked while another one runs: a child of the zygote, in a session of its own, without the
     zygote's socket or the other kernel's handles (its one pidfd is this process's: it exits with it), with
     a numpy generator of its own."""
-    sleeper = notebook([code("import time\ntime.sleep(20)")])
-    first = threading.Thread(target=_grade, args=(sleeper, tmp_path), daemon=True)
-    first.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not _live_kernels():
-        time.sleep(0.2)
-    assert _live_kernels(), "the first kernel never started from the zygote"
+    first = _grade_in_background(notebook([code("import time\ntime.sleep(20)")]), tmp_path)
     seen = []
     for _ in range(2):
         nb = notebook([code(INSPECT)])
@@ -118,11 +123,7 @@ def test_a_kernel_cannot_ask_the_zygote_for_anything(tmp_path, mnist_available):
 def test_a_kernel_that_kills_the_zygote_stops_no_other_kernel(tmp_path, mnist_available):
     """Another student's kernel keeps running and keeps its results; the next kernel gets a new zygote."""
     patient = notebook([code("import time\ntime.sleep(10)\nprint('{\"still\": \"here\"}')")])
-    waiting = threading.Thread(target=_grade, args=(patient, tmp_path), daemon=True)
-    waiting.start()
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not _live_kernels():
-        time.sleep(0.2)
+    waiting = _grade_in_background(patient, tmp_path)
     old = _running_zygote()
     killer = notebook([code("import json, os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n"
                             "print(json.dumps({'killed': os.getppid()}))")])
