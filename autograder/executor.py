@@ -64,8 +64,8 @@ class ZygoteProvisioner(LocalProvisioner):
         flag = argv.index(protocol.KEY_FD_FLAG)
         key_fd = int(argv[flag + 1])
         del argv[flag:flag + 2]
-        std = [kwargs.get(name) if isinstance(kwargs.get(name), int) else default
-               for name, default in (("stdout", sys.__stdout__.fileno()), ("stderr", sys.__stderr__.fileno()))]
+        # as a child started by Popen: this process's own stdout and stderr unless others are given
+        std = [kwargs[name] if isinstance(kwargs.get(name), int) else fd for name, fd in (("stdout", 1), ("stderr", 2))]
         try:
             self.process = zygote.launch(kwargs["env"], self.parent.expected_code, argv, kwargs.get("cwd"), key_fd,
                                          *std)

@@ -205,8 +205,8 @@ class ForkedKernel:
 
     stdin = stdout = stderr = None
 
-    def __init__(self, pid: int, pidfd: int, conn: socket.socket, zygote: "Zygote"):
-        self.pid, self.pidfd, self.conn, self.zygote = pid, pidfd, conn, zygote
+    def __init__(self, pid: int, pidfd: int, conn: socket.socket):
+        self.pid, self.pidfd, self.conn = pid, pidfd, conn
         self.returncode: int | None = None
 
     def poll(self) -> int | None:
@@ -311,7 +311,7 @@ class Zygote:
         if "pid" not in reply or len(fds) != 1:
             conn.close()
             raise Unavailable(f"the zygote could not fork a kernel ({reply.get('error', 'no pid')})")
-        kernel = ForkedKernel(int(reply["pid"]), fds[0], conn, self)
+        kernel = ForkedKernel(int(reply["pid"]), fds[0], conn)
         self.kernels = [k for k in self.kernels if k.poll() is None] + [kernel]
         return kernel
 
