@@ -146,12 +146,21 @@ class StudentBrowser:
             return {prompts, errors, status,
                     done: cells.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t))}; }"""
         deadline = time.monotonic() + timeout_ms / 1000
+        stalled_since, reruns = None, 0
         while True:
             for dialog in self.page.locator(".jp-Dialog .jp-mod-accept").all():
                 dialog.click()
             now = self.page.evaluate(state)
             if now["done"]:
                 return
+            # under load JupyterLab has queued only the first cells of a Run All: the kernel is idle with cells
+            # never run and no error; after 20 s of that, Run All again (at most twice)
+            stalled = now["status"] == "idle" and not now["errors"] and "[*]:" not in now["prompts"]
+            stalled_since = (stalled_since or time.monotonic()) if stalled else None
+            if stalled_since and time.monotonic() - stalled_since > 20 and reruns < 2:
+                self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+                self.page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+                stalled_since, reruns = None, reruns + 1
             problem = ("a cell raised: " + now["errors"][-1][-1500:] if now["errors"] and "[*]" not in now["prompts"]
                        else "the kernel died" if now["status"] == "dead"
                        else "the cells did not all run in time" if time.monotonic() > deadline else "")
