@@ -329,9 +329,15 @@ _LOCK = threading.Lock()
 _ZYGOTES: dict[tuple, Zygote] = {}
 
 
+def shared_env(env: dict) -> dict:
+    """The part of a kernel's environment its zygote was started with (not the notebook's IPython folder or
+    jupyter_client's JPY_* session variables)."""
+    return {k: v for k, v in env.items() if k not in PER_NOTEBOOK_ENV and not k.startswith("JPY_")}
+
+
 def identity(env: dict, code: str) -> tuple:
     """Kernels may share a zygote when the grader's code and every import-time setting are the same."""
-    return code, tuple(sorted((k, v) for k, v in env.items() if k not in PER_NOTEBOOK_ENV and not k.startswith("JPY_")))
+    return code, tuple(sorted(shared_env(env).items()))
 
 
 def for_kernel(env: dict, code: str) -> Zygote:
@@ -345,7 +351,7 @@ def for_kernel(env: dict, code: str) -> Zygote:
         for other in _ZYGOTES.values():
             other.stop()
         _ZYGOTES.clear()
-        zygote = Zygote({k: v for k, v in env.items() if k not in PER_NOTEBOOK_ENV and not k.startswith("JPY_")})
+        zygote = Zygote(shared_env(env))
         if zygote.info.get("code") != code:
             zygote.stop()
             raise Unavailable("the zygote loaded another version of the grader than the one grading started with")
