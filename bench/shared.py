@@ -79,11 +79,6 @@ def grade_empty_runs(b: Bench) -> dict:
     return b.once("grade_empty_runs", measure)
 
 
-def grade_empty(b: Bench) -> dict:
-    """`autograder grade` of one empty kit notebook: a run's whole fixed cost, best of N."""
-    return grade_empty_runs(b)["zygote_1"]
-
-
 # ====================================================================== the course
 def course(b: Bench) -> dict:
     """One temporary nbgrader course (make_course + generate_assignment) for every grading figure."""
