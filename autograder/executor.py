@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import importlib
 import os
 import secrets
 import shutil
@@ -40,8 +41,9 @@ from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 
 from autograder import cells as kitcells
-from autograder import limits, protocol, zygote
+from autograder import checkrun, limits, protocol, registry, zygote
 from autograder.procs import Poller, tree_rss
+from autograder.remote import Channel, Remote
 from autograder.report import MIME, NOT_RUN, TAMPERED, UNVERIFIED, CellResult, cell_lines
 
 TIMEOUT_MESSAGE = ("this cell ran past its {timeout} s limit and did not stop when interrupted; the kernel was "
@@ -162,6 +164,32 @@ def ensure_data_cache() -> None:
                    env=limits.grading_env(), check=False, capture_output=True, timeout=600)
 
 
+# ---------------------------------------------------------------------------------------- the trusted side
+def prepare_trusted_side() -> None:
+    """Load every hidden check and the grader-held data in this process, before any student code runs (once)."""
+    from autograder import heldout
+
+    registry.table()
+    heldout.preload()
+
+
+def trusted_side(grade_id: str) -> bool:
+    """(Transition) whether a cell's checks run on the trusted side: every one of its check modules is moved."""
+    checks = registry.checks_for(grade_id)
+    return bool(checks) and all(getattr(importlib.import_module(c.module), "TRUSTED_SIDE", False) for c in checks)
+
+
+def _pid_alive(pid: int | None) -> bool:
+    import psutil
+
+    if pid is None:
+        return False
+    try:
+        return psutil.Process(pid).status() not in (psutil.STATUS_ZOMBIE, psutil.STATUS_DEAD)
+    except psutil.Error:
+        return False
+
+
 # ---------------------------------------------------------------------------------------- the client
 class _Watchdog(Poller):
     """Kill the kernel when it uses too much memory or the whole notebook runs too long."""
@@ -214,12 +242,16 @@ class GradingClient(NotebookClient):
         super().__init__(nb, kernel_manager_class=GradingKernelManager,
                          resources={"metadata": {"path": str(workdir)}}, **kwargs)
         self.fingerprints = fingerprints or Fingerprints()
+        prepare_trusted_side()
         self.results: dict[str, CellResult] = {}
         self.notes: list[str] = []
         self.stop_reason = ""
-        self._done: list[str] = []  # sources of the ordinary cells run so far, replayed after a restart
+        self._done: list[tuple[str | None, str]] = []  # (grade id, source) of ordinary cells run, replayed after a restart
+        self._checks_thread = None  # the one thread the trusted side's checks run in (its socket lives there)
+        self._remote: Remote | None = None
         self._hung: float | None = None
         self._grader_problem = ""
+        self._files_problem = ""  # the grader's files or data changed before this notebook ran
         self._ipython_dir = tempfile.mkdtemp(prefix="autograder-ipython-")
 
     # ------------------------------------------------------------------ the whole notebook
@@ -227,7 +259,7 @@ class GradingClient(NotebookClient):
         """Run the notebook; afterwards ``results`` holds every check cell's verified result."""
         problems = self.fingerprints.problems()
         if problems:
-            self._grader_problem = "; ".join(problems)
+            self._grader_problem = self._files_problem = "; ".join(problems)
         try:
             with _Watchdog(self, limits.MEMORY_MB, limits.NOTEBOOK_TIMEOUT) as dog:
                 try:
@@ -239,6 +271,7 @@ class GradingClient(NotebookClient):
                 except Exception as exc:  # nbclient's own failures must not stop a class's grading
                     self.notes.append(dog.reason or f"execution stopped: {type(exc).__name__}: {str(exc)[:200]}")
         finally:
+            self._close_remote()
             shutil.rmtree(self._ipython_dir, ignore_errors=True)
             atexit.unregister(self._cleanup_kernel)  # nbclient's exit hook fails on a kernel that never started
         after = self.fingerprints.problems()
@@ -337,7 +370,7 @@ class GradingClient(NotebookClient):
         if self._hung is not None:
             await self._recover(cell, "CellTimeoutError", TIMEOUT_MESSAGE.format(timeout=self._hung))
             return result
-        self._done.append(cell.source)
+        self._done.append((kitcells.grade_id(cell), cell.source))
         return result
 
     async def _async_handle_timeout(self, timeout, cell=None):
@@ -350,7 +383,9 @@ class GradingClient(NotebookClient):
         gid, max_points = kitcells.grade_id(cell), kitcells.points(cell)
         cell.outputs, cell.execution_count = [], execution_count
         self.code_cells_executed += 1
-        if self._grader_problem:
+        if trusted_side(gid):
+            result = await self._grade_on_trusted_side(cell, gid, max_points)
+        elif self._grader_problem:
             result = _not_verified(gid, max_points, self._grader_problem)
         else:
             nonce = secrets.token_hex(16)
@@ -368,6 +403,66 @@ class GradingClient(NotebookClient):
         self.results[gid] = result
         self._write_outputs(cell, result)
         return cell
+
+    # ------------------------------------------------------------------ checks on the trusted side
+    async def _grade_on_trusted_side(self, cell, gid: str, max_points: float) -> CellResult:
+        """Run the cell's checks here, in their own thread, against the kernel; restart it if they had to stop."""
+        if self._files_problem:
+            return _not_verified(gid, max_points, self._files_problem)
+        from concurrent.futures import ThreadPoolExecutor
+
+        if self._checks_thread is None:
+            self._checks_thread = ThreadPoolExecutor(1, thread_name_prefix="autograder-checks")
+        loop = asyncio.get_running_loop()
+        result, problem = await loop.run_in_executor(self._checks_thread, self._run_checks, gid)
+        if problem is not None:
+            await self._recover(cell, "KernelDied", DEAD_MESSAGE)
+        if abs(result.max_score - max_points) > 1e-6 and result.verified:
+            result.note = (f"the notebook says this cell is worth {max_points:g} points but its checks add up to "
+                           f"{result.max_score:g}: run `autograder sync` (scored out of {max_points:g})")
+            result.score = round(min(result.score, max_points), 4)
+            result.max_score = max_points
+        return result
+
+    def remote(self) -> Remote:
+        """The kernel's namespace for the checks (made in the thread that uses it: its socket stays there)."""
+        if self._remote is None:
+            channel = Channel(self.km.get_connection_info(session=False), alive=self._kernel_alive,
+                              interrupt=self._interrupt_kernel)
+            self._remote = Remote(channel)
+        self._remote.cells = list(self._done)
+        return self._remote
+
+    def _run_checks(self, gid: str):
+        return checkrun.run_cell(gid, self.remote(), registry.checks_for(gid))
+
+    def _kernel_pid(self) -> int | None:
+        return getattr(getattr(getattr(self.km, "provisioner", None), "process", None), "pid", None)
+
+    def _kernel_alive(self) -> bool:
+        return _pid_alive(self._kernel_pid())
+
+    def _interrupt_kernel(self) -> None:
+        import signal
+
+        pid = self._kernel_pid()
+        if pid is not None and _pid_alive(pid):
+            try:
+                os.kill(pid, signal.SIGINT)
+            except OSError:
+                pass
+
+    def _close_remote(self) -> None:
+        """Close the checks' socket in the thread that made it (the caller's, when no checks thread was needed)."""
+        if self._remote is not None:
+            if self._checks_thread is not None:
+                self._checks_thread.submit(self._remote.channel.close).result()
+            else:
+                self._remote.channel.close()
+            self._remote = None
+        if self._checks_thread is not None:
+            self._checks_thread.shutdown(wait=True)
+            self._checks_thread = None
 
     def _verified(self, reply, nonce: str, gid: str, max_points: float) -> CellResult:
         problem = self._unverifiable(reply, nonce, "check")
@@ -425,14 +520,14 @@ class GradingClient(NotebookClient):
         await self._restart()
         deadline = time.monotonic() + self.replay_timeout
         replayed = []
-        for source in self._done:
-            outcome = await self._replay(source, deadline)
+        for done in self._done:
+            outcome = await self._replay(done[1], deadline)
             if outcome == "ok":
-                replayed.append(source)
+                replayed.append(done)
             elif outcome == "died":  # this earlier cell kills the kernel when run again: leave it out
                 await self._restart()
                 for again in replayed:
-                    await self._replay(again, deadline)
+                    await self._replay(again[1], deadline)
             else:
                 message += " (replaying them took too long: later cells run without them)"
                 break

@@ -128,6 +128,9 @@ def serve(argv: list[str], key_fd: int, loaded: Loaded | None = None) -> None:
     app.kernel.shell_handlers[protocol.REQUEST] = make_handler(app.kernel, signer, baseline, loaded.code,
                                                                loaded.problem)
     del signer
+    from autograder.inkernel import server as data_server
+
+    data_server.install(app.kernel)
     app.start()
 
 

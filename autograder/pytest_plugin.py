@@ -3,9 +3,11 @@
     pytest autograder/checks --notebook solutions/autoencoders/01_pca_encoder.ipynb [-k fit] [-x] [--pdb] [-v]
     autograder test-checks solutions/autoencoders/01_pca_encoder.ipynb -k fit      (the same)
 
-* ``--notebook`` runs the notebook's code cells in this process (every cell but the check cells;
+* ``--notebook`` runs the notebook's code cells in a grading kernel (every cell but the check cells;
   ``--notebook-cells answers`` runs only its setup and answer cells, which is quicker) and hands
-  the resulting namespace to every check as the ``ns`` fixture.
+  that kernel's namespace to every check as the ``ns`` fixture (:class:`autograder.remote.Remote`):
+  this pytest process is the trusted side, the kernel the student's. (In the transition, notebooks
+  whose checks have not moved yet run in this process, and ``ns`` is their globals.)
 * Only the checks of that notebook's check cells are collected; the others are deselected.
 * Points come from each check's ``@pytest.mark.points(n, cell=...)`` marker; at the end a table
   shows the points of every check and every cell. pytest-timeout's ``@pytest.mark.timeout`` applies.
@@ -58,6 +60,62 @@ def pytest_collect_file(file_path, parent):
 
 
 # ---------------------------------------------------------------------------------------- the namespace
+class KernelNotebook:
+    """A notebook run in a grading kernel (its check cells left out), kept alive for the checks."""
+
+    def __init__(self, path: Path, cells: str = "all"):
+        import contextlib as _contextlib
+
+        import nbformat
+
+        from autograder import cells as kitcells
+        from autograder.executor import GradingClient
+
+        nb = nbformat.read(str(path), as_version=4)
+        keep = [c for c in nb.cells if c.cell_type != "code" or (not kitcells.is_check_cell(c) and (
+            cells != "answers" or kitcells.is_answer_cell(c) or kitcells.grade_id(c) == "setup"))]
+        nb.cells = keep
+        self.tmp = tempfile.TemporaryDirectory(prefix="autograder-checks-")
+        self.client = GradingClient(nb, workdir=Path(self.tmp.name))
+        self.stack = _contextlib.ExitStack()
+        self.stack.callback(self.tmp.cleanup)
+        self.stack.enter_context(self.client.setup_kernel())
+        self.errors: list[str] = []
+        self.outputs: dict[str, str] = {}
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code":
+                continue
+            self.client.execute_cell(cell, index)
+            name = kitcells.grade_id(cell) or f"#{index + 1}"
+            self.outputs[name] = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            for o in cell.outputs:
+                if o.get("output_type") == "error":
+                    self.errors.append(f"cell {name} raised {o.get('ename')}: {str(o.get('evalue', ''))[:200]}")
+        self.ns = self.client.remote()
+
+    def recover(self) -> None:
+        """Restart the kernel and run the cells again (after a check killed it or hung it)."""
+        from jupyter_core.utils import run_sync
+
+        run_sync(self.client._recover)({"cell_type": "check", "outputs": []}, "KernelDied", "")
+
+    def close(self) -> None:
+        self.client._close_remote()
+        self.stack.close()
+
+
+def trusted_side_notebook(path: Path) -> bool:
+    """(Transition) whether every check cell of the notebook is graded on the trusted side."""
+    import nbformat
+
+    from autograder import cells as kitcells
+    from autograder.executor import trusted_side
+
+    nb = nbformat.read(str(path), as_version=4)
+    cells = kitcells.check_cells(nb)
+    return bool(cells) and all(trusted_side(cell) for cell in cells)
+
+
 def run_notebook(path: Path, cells: str = "all", outputs: dict | None = None) -> tuple[dict, list[str]]:
     """Execute a notebook's code cells in this process: (namespace, one line per cell that raised).
 
@@ -140,12 +198,22 @@ class NotebookSession:
         self.errors: list[str] = []
         self.outputs: dict[str, str] = {}  # what each notebook cell printed
         self._ns = None
+        self.kernel: KernelNotebook | None = None
+        self.remote = trusted_side_notebook(self.path)
+
+    def _load(self):
+        if self.remote:
+            self.kernel = KernelNotebook(self.path, self.mode)
+            self._ns, self.errors = self.kernel.ns, self.kernel.errors
+            self.outputs.update(self.kernel.outputs)
+        else:
+            self._ns, self.errors = run_notebook(self.path, self.mode, self.outputs)
 
     @pytest.fixture(scope="session")
     def ns(self):
-        """The student's namespace: the notebook's globals after running its cells."""
+        """The student's namespace: the notebook's kernel (or, in the transition, its globals) after its cells ran."""
         if self._ns is None:
-            self._ns, self.errors = run_notebook(self.path, self.mode, self.outputs)
+            self._load()
         return self._ns
 
     @pytest.hookimpl(tryfirst=True)
@@ -153,7 +221,40 @@ class NotebookSession:
         """Run the notebook before the first check, outside every check's time limit (as the grading kernel does:
         a check's ``timeout`` is for the check, not for the notebook's own cells)."""
         if session.items and self._ns is None and not session.config.option.collectonly:
-            self._ns, self.errors = run_notebook(self.path, self.mode, self.outputs)
+            self._load()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_call(self, item):
+        """Each check starts afresh, in the kernel and here, as the executor runs it (autograder.checkrun)."""
+        if self.kernel is None or item_cell(item) is None:
+            return (yield)
+        import time
+
+        import torch
+
+        from autograder.remote import KernelDied, KernelStuck
+
+        mark = item.get_closest_marker("timeout")
+        ns = self.kernel.ns
+        ns.deadline = time.monotonic() + (float(mark.args[0]) if mark and mark.args else _check_timeout())
+        try:
+            ns.begin()
+            with torch.random.fork_rng(devices=[]), torch.enable_grad():
+                torch.manual_seed(0)
+                return (yield)
+        except (KernelDied, KernelStuck):
+            self.kernel.recover()
+            raise
+        finally:
+            ns.deadline = None
+            try:
+                ns.end()
+            except Exception:
+                pass
+
+    def pytest_unconfigure(self, config):
+        if self.kernel is not None:
+            self.kernel.close()
 
     def pytest_collection_modifyitems(self, config, items):
         keep = [item for item in items if item_cell(item) in self.cells or item_cell(item) is None]
@@ -198,6 +299,12 @@ class NotebookSession:
         tr.write_line(f"total: {total:g} / {maximum:g}")
         for error in self.errors:
             tr.write_line(f"note: {error}")
+
+
+def _check_timeout() -> float:
+    from autograder import limits
+
+    return float(limits.CHECK_TIMEOUT)
 
 
 def _message(call) -> str:
