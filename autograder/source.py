@@ -1,0 +1,105 @@
+"""Rules read from the student's source on the trusted side: "write it yourself, don't call the built-in".
+
+Some exercises ask students to write what torch already has (a linear layer, an activation). Whether
+their function calls the built-in is read here, from the notebook's code cells, with :mod:`ast`: the
+function's own definition and every function or class of the student's that it uses, followed through
+the student's source. A run-time trace in the kernel can add evidence (it finds calls the reading missed)
+but never clears a function the reading flagged, and the reading cannot be fooled by what the kernel
+says. Code the reading cannot follow (a name built at run time: ``getattr`` with a computed name,
+``eval``, ``exec``, ``__import__``, ``globals()[...]``) fails the rule: a plain function has no need of it.
+"""
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass, field
+
+DYNAMIC_CALLS = frozenset({"eval", "exec", "compile", "__import__", "globals", "vars", "locals", "import_module",
+                           "getattr", "__getattribute__", "attrgetter", "methodcaller"})
+DYNAMIC_ATTRIBUTES = frozenset({"__dict__", "__getattribute__", "__globals__", "__builtins__"})
+
+
+@dataclass
+class Reading:
+    """What the definitions reached from one name refer to."""
+
+    found: bool = False
+    names: set = field(default_factory=set)  # bare names used, after import aliases
+    attributes: set = field(default_factory=set)  # attribute names used: x.relu, F.linear -> relu, linear
+    dynamic: list = field(default_factory=list)  # lines that look names up at run time
+
+
+def _parse(cells) -> list[ast.Module]:
+    trees = []
+    for _, source in cells:
+        try:
+            trees.append(ast.parse(_without_magics(source)))
+        except SyntaxError:
+            continue
+    return trees
+
+
+def _without_magics(source: str) -> str:
+    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
+
+
+def definitions(cells) -> dict[str, ast.AST]:
+    """The student's top-level functions and classes (and ``name = lambda ...``) by name; later ones win."""
+    found: dict[str, ast.AST] = {}
+    for tree in _parse(cells):
+        for node in tree.body:
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                found[node.name] = node
+            elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Lambda):
+                for target in node.targets:
+                    if isinstance(target, ast.Name):
+                        found[target.id] = node
+    return found
+
+
+def import_aliases(cells) -> dict[str, str]:
+    """Names bound by imports anywhere in the notebook: alias -> the imported name's last part."""
+    aliases = {}
+    for tree in _parse(cells):
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                for alias in node.names:
+                    aliases[alias.asname or alias.name] = alias.name
+    return aliases
+
+
+def read(cells, name: str, stop_at: set | frozenset = frozenset()) -> Reading:
+    """What ``name``'s definition refers to, with every student function or class it uses (but those in
+    ``stop_at``, judged on their own) followed."""
+    defs = definitions(cells)
+    aliases = import_aliases(cells)
+    reading = Reading(found=name in defs)
+    todo, seen = [name], set()
+    while todo:
+        current = todo.pop()
+        if current in seen or current not in defs:
+            continue
+        seen.add(current)
+        for node in ast.walk(defs[current]):
+            if isinstance(node, ast.Name):
+                reading.names.add(aliases.get(node.id, node.id))
+                if node.id in defs and node.id not in stop_at:
+                    todo.append(node.id)
+                if node.id in DYNAMIC_CALLS:
+                    reading.dynamic.append(f"line {node.lineno}: {node.id}")
+            elif isinstance(node, ast.Attribute):
+                reading.attributes.add(node.attr)
+                if node.attr in DYNAMIC_ATTRIBUTES or node.attr in DYNAMIC_CALLS:
+                    reading.dynamic.append(f"line {node.lineno}: .{node.attr}")
+    return reading
+
+
+def calls_builtin(cells, name: str, builtins: set, stop_at: set | frozenset = frozenset()) -> list[str]:
+    """Which of torch's ``builtins`` (names such as ``linear``, ``Linear``, ``relu``) the student's ``name`` uses,
+    by attribute (``F.linear``, ``x.relu()``, ``nn.Linear``) or by an imported name; ``["a name looked up at run
+    time (...)"]`` when its source builds names the reading cannot follow."""
+    reading = read(cells, name, stop_at)
+    used = sorted((reading.attributes & set(builtins)) | {n for n in reading.names if n in builtins
+                                                         and n in set(import_aliases(cells).values())})
+    if reading.dynamic:
+        used.append(f"a name looked up at run time ({reading.dynamic[0]})")
+    return used
