@@ -7,7 +7,7 @@ sizes 2 and 32, over seeds, under two training budgets, beside the thresholds th
   its setup cell, with the reference model and trainer in place of the student's; seed *s* shifts every
   seed the cell sets by *s* (seed 0 is exactly the notebook). Judged as ``test_own_model_2_beats_pca`` and
   ``test_own_model_32_trained`` judge the notebook's ``ae_models``, on the grader's held-out digits;
-* the **grader budget**: :func:`autograder.checks.autoencoder.grader_quality` with ``QUALITY_RECIPE`` at each
+* the **grader budget**: the quality check's recipe (``QUALITY_RECIPE``, :func:`_grader_quality`) at each
   latent size, split and init seeds shifted by *s* (seed 0 is exactly ``test_quality_beats_pca``).
 
 The margin is the threshold minus the autoencoder's MSE on its worst seed: the room a correct student
@@ -110,7 +110,7 @@ def notebook_budget(seed: int) -> dict[int, dict]:
         # the bars of test_own_model_2_beats_pca and test_own_model_32_trained
         bar = checks.QUALITY_RATIO * pca if k == 2 else checks.pca_test_mse(X_train, X_held, k // 2)
         rule = f"{checks.QUALITY_RATIO:g} x PCA({k})" if k == 2 else f"PCA({k // 2})"
-        out[k] = {"ae_mse": checks.mse(checks.bottleneck_reconstruction(models[k], X_held, k), X_held),
+        out[k] = {"ae_mse": checks.mse(_reconstruction(models[k], X_held), X_held),
                   "pca_mse": pca, "threshold": bar, "rule": rule, "train_s": seconds.get(k)}
     return out
 
@@ -125,12 +125,37 @@ def grader_budget(seed: int) -> dict[int, dict]:
     out = {}
     for k in LATENT_SIZES:
         recipe = dict(base, k=k, split_seed=base["split_seed"] + seed, init_seed=base["init_seed"] + seed)
-        ae, pca, secs = checks.grader_quality(ref.Autoencoder, recipe)
+        ae, pca, secs = _grader_quality(ref.Autoencoder, recipe)
         judged = k == base["k"]
         out[k] = {"ae_mse": ae, "pca_mse": pca, "threshold": checks.QUALITY_RATIO * pca if judged else None,
                   "rule": f"{checks.QUALITY_RATIO:g} x PCA({k})" if judged else "not judged by the grader",
                   "train_s": secs}
     return out
+
+
+def _reconstruction(model, X):
+    """decoder(encoder(X)) of a model in this process (the reference: calibration runs no student code)."""
+    import torch
+
+    model.eval()
+    with torch.no_grad():
+        return model.decoder(model.encoder(X)).reshape(len(X), 784)
+
+
+def _grader_quality(make_model, recipe) -> tuple[float, float, float]:
+    """The quality check's figures for a model in this process: (held-out MSE, PCA's at the same k, seconds)."""
+    import torch
+
+    from autograder.checks import autoencoder as checks
+    from course_utils import selfcheck
+
+    X_tr, X_te = checks.quality_split(recipe)
+    torch.manual_seed(recipe["init_seed"])
+    model = make_model(recipe["k"])
+    started = time.perf_counter()
+    selfcheck.train_with_recipe(model, X_tr, recipe)
+    seconds = time.perf_counter() - started
+    return (checks.mse(_reconstruction(model, X_te), X_te), checks.pca_test_mse(X_tr, X_te, recipe["k"]), seconds)
 
 
 BUDGETS = {"notebook": notebook_budget, "grader": grader_budget}

@@ -25,12 +25,13 @@ def run_check(check: registry.Check, ns: Remote) -> CheckResult:
     import torch
 
     ns.deadline = time.monotonic() + check.timeout
+    ns.reviews = []
     try:
         ns.begin()
         with torch.random.fork_rng(devices=[]), torch.enable_grad():
             torch.manual_seed(0)
             check.run(ns)
-        return CheckResult(check.description, True, check.points, check.points, "", check.name)
+        return CheckResult(check.description, True, check.points, check.points, "", check.name, _reviews(ns))
     except (KernelDied, KernelStuck):
         raise
     except CheckTimeout:
@@ -51,7 +52,11 @@ def run_check(check: registry.Check, ns: Remote) -> CheckResult:
             ns.end()
         except (RemoteError, ProtocolProblem):
             pass
-    return CheckResult(check.description, False, 0.0, check.points, message, check.name)
+    return CheckResult(check.description, False, 0.0, check.points, message, check.name, _reviews(ns))
+
+
+def _reviews(ns: Remote) -> str:
+    return "; ".join(ns.reviews)[:1000]
 
 
 def run_cell(cell_id: str, ns: Remote, checks: list | None = None) -> tuple[CellResult, ProtocolProblem | None]:

@@ -200,6 +200,7 @@ class Remote:
         self.cells: list[tuple[str | None, str]] = list(cells or [])
         self.deadline: float | None = None  # the current check's: every call's limit is what is left of it
         self.calls = 0
+        self.reviews: list[str] = []  # what the current check asked a person to look at
 
     # ------------------------------------------------------------------ requests
     def ask(self, content: dict, args: Any = None, student_code: bool = True) -> Any:
@@ -250,6 +251,10 @@ class Remote:
     def path(self, dotted: str) -> Any:
         """The kernel's own ``torch.…`` or ``course_utils.…`` object (a handle: e.g. ``torch.tanh`` to pass on)."""
         return self.ask({"op": "get", "path": dotted})
+
+    def review(self, text: str) -> None:
+        """Ask a person to look at this submission (the check's outcome stands; the submission is flagged)."""
+        self.reviews.append(text)
 
     def begin(self, seed: int = 0) -> None:
         self.ask({"op": "begin", "seed": seed}, student_code=False)

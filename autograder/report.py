@@ -14,6 +14,7 @@ class CheckResult:
     max_points: float
     message: str = ""
     check: str = ""  # pytest's name for it: test_fit_mean, test_values[relu]
+    review: str = ""  # what a person should look at, whatever the check's outcome (the check found it suspicious)
 
 
 # A cell's status: only "graded" cells count. "tampered": the grader found the kernel rigged and ran
@@ -35,6 +36,20 @@ class CellResult:
     @property
     def verified(self) -> bool:
         return self.status == GRADED
+
+    @property
+    def reviews(self) -> list[str]:
+        """What the cell's checks asked a person to look at."""
+        return [f"{c.name}: {c.review}" for c in self.checks if c.review]
+
+    @property
+    def needs_review(self) -> bool:
+        return self.status in SUSPECT or bool(self.reviews)
+
+    @property
+    def review_note(self) -> str:
+        """Why a person should look at this cell."""
+        return self.note if self.status in SUSPECT else "; ".join(self.reviews)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -61,7 +76,7 @@ class NotebookResult:
 
     @property
     def needs_review(self) -> bool:
-        return bool(self.flags) or any(c.status in SUSPECT for c in self.cells)
+        return bool(self.flags) or any(c.needs_review for c in self.cells)
 
     @property
     def score(self) -> float:
@@ -103,6 +118,8 @@ def cell_lines(cell: CellResult) -> list[str]:
         lines.append(f"  {mark} [{fmt(check.points)}/{fmt(check.max_points)}] {check.name}")
         if not check.passed and check.message:
             lines.extend("       " + part for part in check.message.splitlines())
+        if check.review:
+            lines.append(f"       ? for review: {check.review}")
     return lines
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import cells as kitcells
-from autograder.report import MIME, SUSPECT, CellResult, flag_text
+from autograder.report import MIME, CellResult, flag_text
 
 
 @dataclass
@@ -23,15 +23,15 @@ class Review:
 
     @property
     def suspect(self) -> list[CellResult]:
-        """Cells not graded because tampering was found or suspected."""
-        return [r for r in self.results if r.status in SUSPECT]
+        """Cells a person should look at: not graded because tampering was suspected, or flagged by a check."""
+        return [r for r in self.results if r.needs_review]
 
     @property
     def needs_review(self) -> bool:
         return bool(self.flags or self.suspect)
 
     def lines(self) -> list[str]:
-        out = [f"{self.notebook} cell {r.grade_id}: {r.note}" for r in self.suspect]
+        out = [f"{self.notebook} cell {r.grade_id}: {r.review_note}" for r in self.suspect]
         return out + [flag_text(f, self.notebook) for f in self.flags]
 
 

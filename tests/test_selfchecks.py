@@ -73,7 +73,7 @@ def test_grader_recipe_and_bars_have_one_home_and_did_not_move():
     assert autoencoder.QUALITY_RATIO == selfcheck.PCA_RATIO == 0.95
     assert (activations.FIT_STEPS, activations.FIT_LR, activations.FIT_RATIO) == (400, 0.01, 0.1)
     assert autoencoder.LATENT_SIZES == (2, 8, 32)
-    for name in ("QUALITY_RECIPE", "QUALITY_RATIO", "LATENT_SIZES", "grader_quality", "pca_test_mse",
+    for name in ("QUALITY_RECIPE", "QUALITY_RATIO", "LATENT_SIZES", "grader_run", "pca_test_mse",
                  "bottleneck_reconstruction", "mse"):
         assert hasattr(autoencoder, name)
     # the student's copy holds no grader-held data: nothing in it reads the test split or the heldout module

@@ -11,7 +11,7 @@ import math
 import pytest
 import torch
 
-from autograder.heldout import mnist_flat
+from autograder.heldout import notebook_digits
 from autograder.heldout.pca import clusters, mnist_split, random_basis, synthetic
 from autograder.reference import pca as ref
 from autograder.student import (StudentError, as_float, call, call_pure, expect_finite, expect_shape, get,
@@ -333,13 +333,6 @@ def _own_probe_table(ns) -> dict:
     return {k: as_float(table[k], f"probe_accuracy[{k}]") for k in (2, 8, 32, 784)}
 
 
-def notebook_data():
-    """The notebook's digits and labels, from the grader's own copy of MNIST (the setup cell's subsets)."""
-    X_train, y_train = mnist_flat("train", n=10_000, seed=0)
-    X_test, y_test = mnist_flat("test", n=2_000, seed=0)
-    return X_train, y_train, X_test, y_test
-
-
 TABLE_TOLERANCE = 0.03  # the table against the student's own probe, rerun
 RECOMPUTED_MARGIN = PROBE_MARGIN + TABLE_TOLERANCE  # the table against the grader's probe on the same codes
 
@@ -348,7 +341,7 @@ RECOMPUTED_MARGIN = PROBE_MARGIN + TABLE_TOLERANCE  # the table against the grad
 def test_probe_table_reproduces(ns):
     """the notebook's probe accuracies come from its own probe on its own PCA codes"""
     table = _own_probe_table(ns)
-    _, y_train, _, y_test = notebook_data()
+    _, y_train, _, y_test = notebook_digits()
     for k in (2, 8):
         mean, comps = student_fit(ns, ns.ref("X_train"), k)
         Z_tr = plain(call(ns, "pca_encode", ns.ref("X_train"), mean, comps), "pca_encode").float()

@@ -46,7 +46,7 @@ class Submission:
 
     @property
     def suspect(self) -> list[CellResult]:
-        return [c for c in self.cells if c.status in SUSPECT]
+        return [c for c in self.cells if c.needs_review]
 
 
 @dataclass
@@ -129,8 +129,9 @@ def review_lines(s: Student) -> list[str]:
     for nb, sub in s.notebooks.items():
         groups: dict[tuple[str, str], list[str]] = {}
         for c in sub.suspect:
-            groups.setdefault((c.status, c.note), []).append(c.grade_id)
-        lines += [f"{nb}: {', '.join(cells)} not graded ({status}): {note}" for (status, note), cells in groups.items()]
+            groups.setdefault((c.status, c.review_note), []).append(c.grade_id)
+        lines += [f"{nb}: {', '.join(cells)} " + (f"not graded ({status})" if status in SUSPECT else "flagged by a check")
+                  + f": {note}" for (status, note), cells in groups.items()]
     lines += [f"{nb}: cell {f['cell']}, line {f['line']}: {f['reason']}: {f['code']}" for nb, f in s.flags]
     return lines if s.audited else list(s.review)
 

@@ -286,6 +286,14 @@ def loader(*tensors, batch_size):
     return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=False)
 
 
+@recipe
+def sequential(layers):
+    """``nn.Sequential`` of torch's layers named in ``layers``: ``[["Linear", 784, 256], ["ReLU"], ...]`` (a grader
+    model for checks of a training loop; the trusted side builds its twin with the same call)."""
+    nn = _torch().nn
+    return nn.Sequential(*(getattr(nn, name)(*args) for name, *args in layers))
+
+
 # ---------------------------------------------------------------------------------------- models as graphs
 ENUMS = ("contiguous_format", "preserve_format", "channels_last", "strided")
 
