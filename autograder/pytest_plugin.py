@@ -96,8 +96,9 @@ class KernelNotebook:
     def recover(self) -> None:
         """Restart the kernel and run the cells again (after a check killed it or hung it)."""
         from jupyter_core.utils import run_sync
+        from nbformat.v4 import new_code_cell
 
-        run_sync(self.client._recover)({"cell_type": "check", "outputs": []}, "KernelDied", "")
+        run_sync(self.client._recover)(new_code_cell(), "KernelDied", "the kernel was restarted")
 
     def close(self) -> None:
         self.client._close_remote()

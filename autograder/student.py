@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from autograder.remote import Handle, RemoteError
+from autograder.remote import Handle, ProtocolProblem, RemoteError
 
 MODULE = "torch.nn.modules.module.Module"
 
@@ -95,7 +95,7 @@ def call(ns_or_fn, name: str, *args, **kwargs):
         raise _student_failure(exc, name) from None
     except NotImplementedError:
         raise StudentError(remote_failure(RemoteError("blank", "NotImplementedError", ""), name)) from None
-    except StudentError:
+    except (StudentError, ProtocolProblem):
         raise
     except BaseException as exc:  # in-kernel checks only: student code may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt) and getattr(exc, "autograder_timeout", False):

@@ -3,8 +3,9 @@
 ``python -I -m autograder.inkernel.kernel -f CONNECTION [--memory-mb N]`` starts one from scratch; the
 zygote (:mod:`autograder.inkernel.zygote`) forks ready ones from a process that ran :func:`preload`.
 Either way the kernel caps its data memory (a runaway allocation fails inside the student's cell instead
-of taking the machine down), adds :func:`autograder.inkernel.server.install`'s handler and runs the
-notebook. It imports only what a student's notebook imports anyway, and this package.
+of taking the machine down), adds :func:`autograder.inkernel.server.install`'s handler, walls itself in
+(:mod:`autograder.inkernel.sandbox`) and runs the notebook. It imports only what a student's notebook
+imports anyway, and this package.
 """
 from __future__ import annotations
 
@@ -39,14 +40,20 @@ def preload() -> None:
     import warnings
 
     warnings.simplefilter("ignore")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401 (its font list is read now, while its cache folder may still be read)
     import numpy  # noqa: F401
     import torch
     import torch.nn.functional  # noqa: F401
+    import torch.utils.data  # noqa: F401
     import tqdm.auto  # noqa: F401
     import tqdm._monitor  # noqa: F401
 
     import course_utils
-    from autograder.inkernel import recipes, server, wire  # noqa: F401
+    import course_utils.seed  # noqa: F401
+    from autograder.inkernel import recipes, sandbox, server, wire  # noqa: F401 (nothing is read from disk later)
 
     for name in course_utils.__all__:  # the package's lazy names, filled now
         getattr(course_utils, name)
@@ -54,16 +61,18 @@ def preload() -> None:
 
 
 def serve(argv: list[str]) -> None:
-    """Cap memory, start the kernel with the protocol server, and run until it is shut down."""
+    """Cap memory, start the kernel with the protocol server, wall it in, and run until it is shut down."""
     memory = int(take_flag(argv, MEMORY_FLAG, "0") or 0)
+    preload()  # (already done in a kernel forked from the zygote)
     cap_memory(memory)
     from ipykernel.kernelapp import IPKernelApp
 
-    from autograder.inkernel import server
+    from autograder.inkernel import sandbox, server
 
     app = IPKernelApp.instance()
-    app.initialize(argv)
-    server.install(app.kernel)
+    app.initialize(argv)  # its sockets are bound now: the walls forbid new ones
+    protocol = server.install(app.kernel)
+    protocol.isolation = sandbox.apply_from_environment()
     app.start()
 
 

@@ -4,7 +4,8 @@ The trusted side (:mod:`autograder.remote`) sends shell messages of type ``autog
 tensors travel as the message's buffers (:mod:`~autograder.inkernel.wire`). Each reply, of type
 ``autograder_reply``, holds a value or an error, never a verdict::
 
-    hello                           {"pid", "version"}
+    hello                           {"pid", "version", "isolation"}: asked before any cell runs, so the
+                                    sandbox's report comes from code no student has touched yet
     begin {"seed"}                  a check starts: torch's, numpy's and random's states are saved, torch is
                                     seeded, gradients are on, torch uses the grading thread count
     end                             the check is over: those states come back, handles are forgotten
@@ -168,10 +169,11 @@ class Server:
         self.ns = ns
         self.handles = Handles()
         self.saved: dict | None = None
+        self.isolation: dict = {}  # what the sandbox did at start-up (autograder.inkernel.sandbox.apply)
 
     # each op returns a value to encode
     def op_hello(self, content, args):
-        return {"pid": os.getpid(), "version": VERSION}
+        return {"pid": os.getpid(), "version": VERSION, "isolation": self.isolation}
 
     def op_begin(self, content, args):
         import random
