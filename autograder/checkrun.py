@@ -38,8 +38,13 @@ def run_check(check: registry.Check, ns: Remote) -> CheckResult:
         message = TIMEOUT_MESSAGE.format(seconds=check.timeout)
     except RemoteError as exc:
         message = TIMEOUT_MESSAGE.format(seconds=check.timeout) if exc.kind == "timeout" else remote_failure(exc)
-    except ProtocolProblem as exc:
+        if exc.kind == "bad_request":
+            ns.review(f"the kernel did not understand the grader's request ({exc.message[:100]}): its protocol "
+                      f"server may have been replaced by the notebook")
+    except ProtocolProblem as exc:  # the kernel's protocol server was replaced or broken: a person should know
         message = f"could not be checked: {exc.reason}" + (f" ({exc})" if str(exc) else "")
+        ns.review(f"the kernel's answer to the grader could not be used ({exc.reason}): its protocol server may "
+                  f"have been replaced or broken by the notebook")
     except StudentError as exc:
         message = str(exc)
     except AssertionError as exc:

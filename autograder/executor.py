@@ -35,7 +35,7 @@ from pathlib import Path
 from jupyter_client.kernelspec import KernelSpec
 from jupyter_client.manager import AsyncKernelManager
 from jupyter_client.provisioning import LocalProvisioner
-from jupyter_client.utils import ensure_async
+from jupyter_client.utils import ensure_async, run_sync
 from nbclient import NotebookClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
@@ -372,6 +372,9 @@ class GradingClient(NotebookClient):
             return result
         self._done.append((kitcells.grade_id(cell), cell.source))
         return result
+
+    # nbclient binds its synchronous execute_cell to its own async_execute_cell: this class's must be the one run
+    execute_cell = run_sync(async_execute_cell)
 
     async def _async_handle_timeout(self, timeout, cell=None):
         self._hung = timeout

@@ -14,7 +14,7 @@ from typing import Any
 
 import torch
 
-from autograder.remote import Handle, ProtocolProblem, RemoteError
+from autograder.remote import BadReply, Handle, ProtocolProblem, RemoteError
 
 MODULE = "torch.nn.modules.module.Module"
 
@@ -80,8 +80,6 @@ def remote_failure(exc: RemoteError, name: str = "") -> str:
                 f"Python numbers, as the exercise asks.")
     if exc.kind == "exit":
         return f"{who} raised SystemExit. Hint: don't call exit() or sys.exit() in your functions."
-    if exc.kind == "bad_request":
-        return f"could not be checked: the kernel did not understand the grader's request ({exc.message})"
     text = f": {exc.message}" if exc.message else ""
     return f"{who} raised {exc.type}{text}. Hint: run it on a small input in your notebook to see where it fails."
 
@@ -106,7 +104,11 @@ def call(ns_or_fn, name: str, *args, **kwargs):
 
 
 def _student_failure(exc: RemoteError, name: str) -> BaseException:
-    return CheckTimeout(exc.message) if exc.kind == "timeout" else StudentError(remote_failure(exc, name))
+    if exc.kind == "timeout":
+        return CheckTimeout(exc.message)
+    if exc.kind == "bad_request":  # not the student's answer: the server did not understand the grader
+        return BadReply(f"the kernel did not understand the grader's request: {exc.message[:200]}")
+    return StudentError(remote_failure(exc, name))
 
 
 def call_pure(ns, name: str, *args, changed: str = "one of its inputs", hint: str = "", **kwargs):

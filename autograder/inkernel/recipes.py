@@ -353,3 +353,41 @@ def warm_up() -> None:
     """Pay one-time costs (torch.fx's first trace: about 1.5 s) before any kernel is forked from this process."""
     torch = _torch()
     export(torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.ReLU()), torch.zeros(1, 2))
+
+
+# ---------------------------------------------------------------- added for part 2
+@recipe
+def unit_gradients(module):
+    """Every tensor ``module.parameters()`` yields gets a gradient of ones, in place of any it had (nothing runs
+    ``forward``). Followed by :func:`optimizer_step`, what the step did to a module's tensors shows, in their
+    values, which of them an optimizer on ``parameters()`` trains. {"count": how many tensors parameters()
+    yielded, "numel": their total size}."""
+    torch = _torch()
+    params = list(module.parameters())
+    for p in params:
+        p.grad = torch.ones_like(p)
+    return {"count": len(params), "numel": sum(int(p.numel()) for p in params)}
+
+
+# ---------------------------------------------------------------------------------------- added for part 5
+@recipe
+def subset_indices(dataset, limit=100_000):
+    """Where a ``torch.utils.data.Subset`` (nested ones followed) takes its items from: {"dataset": the first
+    object of its ``.dataset`` chain that is not a Subset (a handle), "indices": each item's position in it (an
+    int64 tensor, read with ``operator.index`` and composed through the chain as ``Subset.__getitem__`` does),
+    "depth": how many Subsets were followed}. The positions are data; which object they index is the kernel's word.
+    """
+    import operator
+
+    from torch.utils.data import Subset
+
+    torch = _torch()
+    positions, depth = None, 0
+    while isinstance(dataset, Subset) and depth < 16:
+        own = list(dataset.indices)
+        if len(own) > int(limit):
+            raise ValueError(f"a Subset of more than {int(limit)} items")
+        own = [operator.index(i) for i in own]
+        positions = own if positions is None else [own[p] for p in positions]
+        dataset, depth = dataset.dataset, depth + 1
+    return {"dataset": dataset, "indices": torch.tensor(positions or [], dtype=torch.int64), "depth": depth}
