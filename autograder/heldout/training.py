@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, TensorDataset
+
+from autograder.inkernel.recipes import loader, model_class  # noqa: F401  (one home for both sides' instruments)
 
 
 def randn(*shape, seed: int, scale: float = 1.0) -> torch.Tensor:
@@ -11,58 +12,52 @@ def randn(*shape, seed: int, scale: float = 1.0) -> torch.Tensor:
     return torch.randn(*shape, generator=g, dtype=torch.float64) * scale
 
 
+LINEAR_SCALE, RECORDER_SCALE = 0.4, 0.5
+
+
+def linear_weights(d: int = 5, seed: int = 0) -> dict:
+    """Grader-chosen float64 weights of an affine map d -> d (an ``nn.Linear(d, d).double()``), by attribute path."""
+    return {"weight": randn(d, d, seed=seed, scale=LINEAR_SCALE), "bias": randn(d, seed=seed + 1, scale=0.2)}
+
+
 def linear_model(d: int = 5, seed: int = 0) -> nn.Module:
-    """A float64 affine map d -> d with grader-chosen weights: deterministic, so runs compare exactly."""
+    """The trusted side's copy: the affine map with :func:`linear_weights` (deterministic, so runs compare exactly)."""
     model = nn.Linear(d, d).double()
-    with torch.no_grad():
-        model.weight.copy_(randn(d, d, seed=seed, scale=0.4))
-        model.bias.copy_(randn(d, seed=seed + 1, scale=0.2))
+    load(model, linear_weights(d, seed))
     return model
 
 
-class Recorder(nn.Module):
-    """Linear -> BatchNorm -> ReLU -> Dropout -> Linear that records how each forward pass ran.
-
-    ``calls`` gets one ``(training, grad_enabled)`` pair per forward pass. Dropout and batch
-    norm make training mode visible in the outputs too, and batch norm's running statistics
-    change whenever it sees a batch in training mode.
-    """
-
-    def __init__(self, d: int = 5, hidden: int = 8, seed: int = 0):
-        super().__init__()
-        self.inp, self.norm = nn.Linear(d, hidden), nn.BatchNorm1d(hidden)
-        self.drop, self.out = nn.Dropout(0.5), nn.Linear(hidden, d)
-        self.double()
-        with torch.no_grad():
-            for i, p in enumerate(self.parameters()):
-                p.copy_(randn(*p.shape, seed=seed + i, scale=0.5))
-        self.calls: list[tuple[bool, bool]] = []
-
-    def forward(self, x):
-        self.calls.append((bool(self.training), bool(torch._C.is_grad_enabled())))
-        return self.out(self.drop(torch.relu(self.norm(self.inp(x)))))
+RECORDER_PARAMETERS = ("inp.weight", "inp.bias", "norm.weight", "norm.bias", "out.weight", "out.bias")
 
 
-class CountingSGD(torch.optim.SGD):
-    """Plain SGD that counts its steps and its gradient clearings."""
-
-    def __init__(self, params, lr):
-        super().__init__(params, lr=lr)
-        self.steps = 0
-        self.clears = 0
-
-    def step(self, closure=None):
-        self.steps += 1
-        return super().step(closure)
-
-    def zero_grad(self, set_to_none: bool = True):
-        self.clears += 1
-        return super().zero_grad(set_to_none)
+def recorder_weights(d: int = 5, hidden: int = 8, seed: int = 0, statistics: bool = False) -> dict:
+    """Grader-chosen tensors of a :class:`Recorder` (Linear -> BatchNorm -> ReLU -> Dropout -> Linear, float64),
+    by attribute path; with ``statistics``, batch norm's running mean and variance too (else 0 and 1)."""
+    shapes = {"inp.weight": (hidden, d), "inp.bias": (hidden,), "norm.weight": (hidden,), "norm.bias": (hidden,),
+              "out.weight": (d, hidden), "out.bias": (d,)}
+    tensors = {name: randn(*shapes[name], seed=seed + i, scale=RECORDER_SCALE)
+               for i, name in enumerate(RECORDER_PARAMETERS)}
+    if statistics:
+        tensors["norm.running_mean"] = randn(hidden, seed=seed + 50, scale=0.3)
+        tensors["norm.running_var"] = 0.5 + randn(hidden, seed=seed + 51, scale=0.2).abs()
+    return tensors
 
 
-def loader(*tensors, batch_size: int) -> DataLoader:
-    """Batches in a fixed order: lists ``[x]`` or ``[x, y]`` as DataLoader builds them."""
-    return DataLoader(TensorDataset(*tensors), batch_size=batch_size, shuffle=False)
+def recorder(d: int = 5, hidden: int = 8, seed: int = 0, statistics: bool = False) -> nn.Module:
+    """The trusted side's copy of the kernel's instrument, the same class (:func:`recipes.model_class`)."""
+    model = model_class("Recorder")(d, hidden)
+    load(model, recorder_weights(d, hidden, seed, statistics))
+    return model
+
+
+def load(model: nn.Module, tensors: dict) -> None:
+    """Copy tensors into a module by attribute path, as the kernel's ``load_state`` recipe does."""
+    with torch.no_grad():
+        for path, value in tensors.items():
+            target = model
+            for part in path.split("."):
+                target = getattr(target, part)
+            target.copy_(value)
 
 
 def uneven_data(n: int = 10, d: int = 5, seed: int = 0) -> torch.Tensor:
@@ -115,6 +110,19 @@ def synthetic_bank(seed: int = 505) -> list[tuple[str, dict]]:
         train = scale * (1 - 0.06 * t / epochs)
         val = scale * (1 - 0.05 * t / epochs)
         bank.append(("underfitting", {"train_loss": noisy(train, g, 0.002), "val_loss": noisy(val, g, 0.002)}))
+    # Underfitting curves whose last epoch is not their lowest (a noisy last value): the checks of diagnose_fit judge
+    # it with the student's own best_epoch, and an epoch past the end (an off-by-one best_epoch on a curve lowest at
+    # its last epoch) cannot be read; these keep every category gradable through a best_epoch that is slightly off.
+    t = torch.arange(24, dtype=torch.float64)                                          # still falling, last uptick
+    train = 0.12 * (0.05 + 0.95 * torch.exp(-t / 12))
+    val = noisy(0.95 * 0.12 * (0.05 + 0.95 * torch.exp(-(t + 1) / 12)), g, 0.002)
+    val[-1] = val[-2] * 1.006
+    bank.append(("underfitting", {"train_loss": noisy(train, g, 0.002), "val_loss": val}))
+    t = torch.arange(16, dtype=torch.float64)                                          # hardly learned, lowest at 13
+    train = 0.2 * (1 - 0.03 * t / 16)
+    val = noisy(0.2 * (1 - 0.02 * t / 16), g, 0.001)
+    val[13] = min(val) * 0.99
+    bank.append(("underfitting", {"train_loss": noisy(train, g, 0.002), "val_loss": val}))
     return bank
 
 

@@ -70,8 +70,13 @@ def best_epoch(history: dict) -> int:
 
 
 def diagnose_fit(history: dict) -> str:
+    return diagnose_with_best(history, best_epoch(history))
+
+
+def diagnose_with_best(history: dict, best: int) -> str:
+    """The rule of diagnose_fit with ``best`` as the best epoch (as the notebook's rule takes it from the student's
+    own ``best_epoch``); ``best`` indexes the lists as Python does (a negative one counts from the end)."""
     train, val = list(history["train_loss"]), list(history["val_loss"])
-    best = best_epoch(history)
     if val[-1] > OVERFIT_RISE * val[best] and train[-1] < train[best]:
         return "overfitting"
     quarter = max(1, len(val) // 4)
