@@ -14,9 +14,10 @@ the instructor's restored cells) and flags, by line:
   replaced by assignment; dynamic code (``eval``, ``exec``, ``getattr`` with a computed name).
 
 A flag reads "needs review" and names the cell and line. It never changes a score: a person
-decides (docs/ta-guide.md, "Threat model"). Obfuscated code can hide from any static reading;
-the grading kernel's own checks (:mod:`autograder.integrity`) and the signed results are the
-defence, the audit is what points a TA at a submission worth reading.
+decides (docs/ta-guide.md, "Threat model"). It is not the defence, and never was: obfuscated code can
+hide from any static reading. The defence is that the kernel holds nothing of the grader and answers
+only with data the trusted side judges (:mod:`autograder.remote`); the audit points a TA at code that
+tried anyway, or that reached for things no exercise needs.
 """
 from __future__ import annotations
 

@@ -164,7 +164,7 @@ class ClassGrading:
     def __init__(self, course: Path, assignment: str, client, jobs: int, timeout: float, db_url: str | None,
                  source_dir: str, progress: bool, fresh: bool = False):
         from autograder.distributed import ResultStore
-        from autograder.executor import Fingerprints
+        from autograder.fingerprint import Fingerprints
 
         self.course, self.assignment, self.client, self.db_url = course, assignment, client, db_url
         self.timeout, self.source_dir, self.progress, self.fresh = timeout, source_dir, progress, fresh

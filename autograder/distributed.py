@@ -96,7 +96,8 @@ _WORKER_FINGERPRINTS: dict[str, object] = {}
 
 def execute_job(job: Job, code: str) -> dict:
     """Run one restored notebook on the trusted executor, here on a worker; the executed notebook comes back."""
-    from autograder.executor import Fingerprints, GradingClient
+    from autograder.executor import GradingClient
+    from autograder.fingerprint import Fingerprints
 
     start = time.perf_counter()
     if code not in _WORKER_FINGERPRINTS:  # the data as this worker process first saw it
@@ -132,7 +133,7 @@ def worker_check() -> str:
 
     from autograder.limits import grading_env
 
-    probe = "from autograder import heldout, incell, kernel, registry; registry.table(); heldout.preload()"
+    probe = "from autograder import executor; executor.prepare_trusted_side()"
     try:
         proc = subprocess.run([sys.executable, "-I", "-c", probe], capture_output=True, text=True, timeout=600,
                               env=grading_env(), cwd=tempfile.gettempdir())

@@ -15,7 +15,9 @@ applies to itself with Linux Landlock before any student code runs (:mod:`autogr
   ``/var/tmp`` (other kernels' folders).
 * Writable: the notebook's own folder, a private temporary folder (``TMPDIR``) and IPython folder, ``/dev``.
 * No TCP connections (the grader's Dask scheduler and workers listen on ports), no signals or ptrace to
-  processes outside the walls (so no reading the grader's memory), no abstract unix sockets outside.
+  processes outside the walls (so no reading the grader's memory), no abstract unix sockets outside, and in
+  ``/proc`` the kernel's own process only.
+* An environment with only what a notebook needs (:data:`KEPT_ENV`): a TA's tokens and keys stay outside.
 """
 from __future__ import annotations
 
@@ -57,9 +59,27 @@ def kernel_policy(workdir: Path, private: list[Path], course: Path | None = None
     return {"read": read + write[:-1], "write": write, "deny": [str(d) for d in deny]}
 
 
+# What a kernel's environment keeps of the grading process's: what programs and the course need, nothing else
+# (a TA's shell may hold tokens and keys; the kernel's environment is the student's to read).
+KEPT_ENV = {"PATH", "HOME", "USER", "LOGNAME", "LANG", "LANGUAGE", "TZ", "TERM", "VIRTUAL_ENV", "LD_LIBRARY_PATH",
+            "CUDA_VISIBLE_DEVICES", "MPLBACKEND", "MPLCONFIGDIR", "PYTHONWARNINGS", "PYTHONHASHSEED",
+            "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NBGRADER_EXECUTION", "IPYTHONDIR",
+            "PYDEVD_DISABLE_FILE_VALIDATION"}
+KEPT_PREFIXES = ("LC_", "COURSE_", "XDG_", "JPY_")
+
+
+def shared_kernel_env(env: dict | None = None) -> dict:
+    """The part of the grading environment (``env``, default: :func:`autograder.limits.grading_env`) that every
+    kernel gets: what a notebook needs, and what its zygote is started with."""
+    from autograder import limits
+
+    env = limits.grading_env() if env is None else env
+    return {k: v for k, v in env.items() if k in KEPT_ENV or k.startswith(KEPT_PREFIXES)}
+
+
 def kernel_env(env: dict, policy: dict, tmpdir: Path) -> dict:
-    """``env`` with the kernel's policy and its private temporary folder."""
-    out = dict(env)
+    """The kernel's environment: the part of ``env`` a notebook needs, its walls, its private temporary folder."""
+    out = shared_kernel_env(env)
     out[POLICY_ENV] = json.dumps(policy)
     out["TMPDIR"] = str(tmpdir)
     return out

@@ -6,13 +6,12 @@
 * ``--notebook`` runs the notebook's code cells in a grading kernel (every cell but the check cells;
   ``--notebook-cells answers`` runs only its setup and answer cells, which is quicker) and hands
   that kernel's namespace to every check as the ``ns`` fixture (:class:`autograder.remote.Remote`):
-  this pytest process is the trusted side, the kernel the student's. (In the transition, notebooks
-  whose checks have not moved yet run in this process, and ``ns`` is their globals.)
+  this pytest process is the trusted side, the kernel the student's, exactly as when a notebook is graded.
 * Only the checks of that notebook's check cells are collected; the others are deselected.
 * Points come from each check's ``@pytest.mark.points(n, cell=...)`` marker; at the end a table
   shows the points of every check and every cell. pytest-timeout's ``@pytest.mark.timeout`` applies.
 
-The grading kernel never runs pytest: :mod:`autograder.incell` runs these same functions there.
+The executor (:mod:`autograder.executor`) runs the very same functions without pytest (:mod:`autograder.checkrun`).
 Installed as a ``pytest11`` entry point, so it is active in any pytest run of the kit's
 environment; without ``--notebook`` it only registers its markers.
 """
@@ -101,20 +100,8 @@ class KernelNotebook:
         run_sync(self.client._recover)(new_code_cell(), "KernelDied", "the kernel was restarted")
 
     def close(self) -> None:
-        self.client._close_remote()
         self.stack.close()
-
-
-def trusted_side_notebook(path: Path) -> bool:
-    """(Transition) whether every check cell of the notebook is graded on the trusted side."""
-    import nbformat
-
-    from autograder import cells as kitcells
-    from autograder.executor import trusted_side
-
-    nb = nbformat.read(str(path), as_version=4)
-    cells = kitcells.check_cells(nb)
-    return bool(cells) and all(trusted_side(cell) for cell in cells)
+        self.client.close()
 
 
 def run_notebook(path: Path, cells: str = "all", outputs: dict | None = None) -> tuple[dict, list[str]]:
@@ -200,19 +187,15 @@ class NotebookSession:
         self.outputs: dict[str, str] = {}  # what each notebook cell printed
         self._ns = None
         self.kernel: KernelNotebook | None = None
-        self.remote = trusted_side_notebook(self.path)
 
     def _load(self):
-        if self.remote:
-            self.kernel = KernelNotebook(self.path, self.mode)
-            self._ns, self.errors = self.kernel.ns, self.kernel.errors
-            self.outputs.update(self.kernel.outputs)
-        else:
-            self._ns, self.errors = run_notebook(self.path, self.mode, self.outputs)
+        self.kernel = KernelNotebook(self.path, self.mode)
+        self._ns, self.errors = self.kernel.ns, self.kernel.errors
+        self.outputs.update(self.kernel.outputs)
 
     @pytest.fixture(scope="session")
     def ns(self):
-        """The student's namespace: the notebook's kernel (or, in the transition, its globals) after its cells ran."""
+        """The student's namespace: the notebook's kernel, after its cells ran, as the checks see it."""
         if self._ns is None:
             self._load()
         return self._ns

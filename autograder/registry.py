@@ -15,8 +15,8 @@ marker's ``cell`` and the docstring may name parameters as ``{name}``) and may c
 ``@pytest.mark.timeout(seconds)``.
 
 pytest runs these functions through :mod:`autograder.pytest_plugin` (``autograder test-checks``);
-the grading kernel runs the very same functions through :mod:`autograder.incell`, which reads the
-markers here. Names are pytest's: ``test_values[relu]``.
+the executor runs the very same functions on the trusted side through :mod:`autograder.checkrun`, which
+reads the markers here. Names are pytest's: ``test_values[relu]``.
 """
 from __future__ import annotations
 
@@ -133,7 +133,7 @@ def check_modules() -> list[str]:
 
 @lru_cache(maxsize=1)
 def table() -> dict[str, tuple[Check, ...]]:
-    """Every check, by cell: loaded once per process (the grading kernel loads it before any student code)."""
+    """Every check, by cell: loaded once per process (the executor loads it before any student code runs)."""
     table: dict[str, list[Check]] = {}
     for name in check_modules():
         for check in checks_of_module(importlib.import_module(name)):

@@ -1,9 +1,10 @@
 """Notebooks as the benchmark runs them: a student's view, a kernel's Restart & Run All, plain-script floors.
 
 Check cells are told apart with :mod:`autograder.cells`. A check cell is one line that is never run as
-code: when a kit notebook is graded, the executor asks the grader in the kernel for the cell's result.
-So a student's run (no grader) leaves check cells out, and the grading floor runs each one as a direct
-call of the in-kernel runner, ``run_cell(grade_id, globals())``, in the script's own process.
+code: when a kit notebook is graded, the executor runs the cell's hidden checks in its own process against
+the kernel. So a student's run (no grader) leaves check cells out, and the grading floor runs each one in
+the script's own process: the very checks, through the very protocol, but without the process boundary
+(:class:`autograder.remote.LocalChannel`): what grading costs beyond that is the boundary's price.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from autograder import cells as kitcells
 
 from bench.measure import SUBPROCESS_TIMEOUT, TreeMemory, children_cpu, unique_mb, vm_hwm_mb
 
-CHECK_CALL = 'from autograder.incell import run_cell; run_cell("{grade_id}", globals())'
+CHECK_CALL = '__check__("{grade_id}")'
 
 
 def read_nb(path: Path):
@@ -37,7 +38,7 @@ def student_view(nb):
 
 
 def grading_view(nb):
-    """The notebook as grading runs it: each check cell becomes a direct call of the in-kernel runner."""
+    """The notebook as grading runs it: each check cell becomes a direct call of the checks, in the same process."""
     nb = copy.deepcopy(nb)
     for cell in nb.cells:
         if kitcells.is_check_cell(cell):
@@ -61,12 +62,20 @@ def strip_magics(source: str) -> str:
 
 
 # Each cell runs even if one before it failed. As in a kernel, a cell's last expression is evaluated
-# on its own; when it is a hidden-check result (a CellResult from run_cell), its score is added up.
+# on its own; when it is a hidden-check result (a CellResult from __check__), its score is added up.
 FLOOR_RUNNER = '''\
 import ast, json, sys, traceback
 from IPython.display import display  # what notebooks call without importing it
 CELLS = json.loads({cells!r})
 ns = {{"__name__": "__main__", "display": display}}
+done = []
+
+def check(grade_id):
+    from autograder.checkrun import run_cell
+    from autograder.remote import LocalChannel, Remote
+    return run_cell(grade_id, Remote(LocalChannel(ns), cells=[(None, s) for s in done]))[0]
+
+ns["__check__"] = check
 errors, score, max_score, checked = 0, 0.0, 0.0, 0
 for index, source in CELLS:
     name = f"<cell {{index}}>"
@@ -79,6 +88,7 @@ for index, source in CELLS:
         errors += 1
         traceback.print_exc()
         continue
+    done.append(source)
     if type(value).__name__ == "CellResult":
         checked += 1
         score, max_score = score + value.score, max_score + value.max_score

@@ -15,9 +15,9 @@ Sections (bench/sections/, one module each; docs/benchmarks.md explains each fig
                 grader: check cells are left out) against the same code cells run as a plain Python
                 script (the floor), and the kernel's peak memory;
 * ``grading``   one student's whole assignment through ``autograder grade`` and ``nbgrader autograde``
-                against the grading floor (code cells as a plain script, each check cell a direct call of
-                ``autograder.incell.run_cell``), the fixed start-up inside them, and the start-up of each
-                nbgrader command;
+                against the grading floor (code cells as a plain script, each check cell's hidden checks run
+                in the same process through the protocol without its process boundary), the fixed start-up
+                inside them, and the start-up of each nbgrader command;
 * ``class``     ``autograder class-grade`` of a class (solutions, partly wrong, untouched) with -j 1 and -j 2.
 
 Model quality (the reference autoencoder against the grader's thresholds) is not a benchmark figure:

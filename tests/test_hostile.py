@@ -36,6 +36,7 @@ def _review_text(result) -> str:
     """What `autograder grade --json` gives a person to review: audit flags and cells not graded."""
     lines = [f"{f['reason']}: {f['code']}" for f in result["flags"]]
     lines += [c.get("note", "") for c in result["cells"] if not c["verified"]]
+    lines += [check["review"] for c in result["cells"] for check in c["checks"] if check.get("review")]
     return "\n".join(lines)
 
 
@@ -65,6 +66,8 @@ def test_autograder_grade_scores_each_hostile_case(case, tmp_path, mnist_availab
     if case.flags:
         assert result["needs_review"], case.name
         _assert_flagged(case, _review_text(result))
+    if case.honest:
+        assert not result["needs_review"], f"{case.name}: an honest notebook was flagged:\n{_review_text(result)}"
 
 
 def _grade(case, tmp_path) -> dict:
@@ -122,6 +125,8 @@ def test_class_grade_grades_every_hostile_student(graded_class):
             assert "NEEDS REVIEW" in rows[case.name], rows[case.name]
             review = proc.stdout.split(f"\n{case.name} needs review", 1)[1].split("\n\n", 1)[0]
             _assert_flagged(case, review)
+        if case.honest:
+            assert "NEEDS REVIEW" not in rows[case.name], rows[case.name]
 
 
 def _what_feedback_says(feedback: str) -> str:
@@ -152,6 +157,28 @@ def test_nbgrader_scores_each_hostile_case(graded_class, case):
     assert "still a blank" in feedback or "PASS" in feedback or "FAIL" in feedback or "not graded" in feedback
     for secret in ("pytest.mark.points(", "def test_fit", "autograder/checks", "ref.pca_fit("):
         assert secret not in feedback, f"{case.name}: {secret!r} leaked into feedback"
+
+
+GRADER_MARKS = ("autograder.checks", "autograder.reference", "autograder.heldout", "autograder.registry",
+                "autograder.executor", "autograder.remote", "test_fit_mean", "ref.pca_fit", "pytest.mark.points")
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("hostile_class")
+def test_what_the_kernel_holds_shows_nothing_of_the_grader(graded_class):
+    """The notebook that prints everything it can find in its kernel: decoded from its feedback, none of the grader."""
+    import base64
+    import html
+    import zlib
+
+    course, _ = graded_class
+    feedback = html.unescape((course / "feedback" / "print_what_the_kernel_holds" / "autoencoders" /
+                              "01_pca_encoder.html").read_text())
+    blob = feedback.split("DUMP:", 1)[1].split(":END", 1)[0]
+    dump = zlib.decompress(base64.b64decode(blob)).decode()
+    assert '"modules"' in dump and "torch" in dump  # the dump is real
+    for mark in GRADER_MARKS:
+        assert mark not in dump, f"{mark!r} was found in the kernel"
 
 
 def _cell_grades(course, student):

@@ -182,18 +182,17 @@ def test_curve_self_check_agrees_with_the_hidden_own_curves_checks():
     from autograder.heldout.training import real_bank, synthetic_bank
 
     bank = synthetic_bank() + real_bank()
-    roles = {"underfit_history": (hidden.test_own_underfit, lambda bars: bars[2:3]),
-             "overfit_history": (hidden.test_own_overfit_really_overfits, lambda bars: bars[0:2]),
-             "good_history": (hidden.test_own_good, lambda bars: bars[3:6])}
+    roles = {"underfit_history": lambda bars: bars[2:3], "overfit_history": lambda bars: bars[0:2],
+             "good_history": lambda bars: bars[3:6]}
     default = {"underfit_history": next(h for lab, h in bank if lab == "underfitting"),
                "overfit_history": next(h for lab, h in bank if lab == "overfitting"),
                "good_history": next(h for lab, h in bank if lab == "just right")}
     checked = 0
-    for role, (check, pick) in roles.items():
+    for role, pick in roles.items():
         for label, history in bank:
             ns = dict(default, **{role: history})
-            try:
-                check(ns)
+            try:  # the hidden checks' rule on the history (the checks also recompute its last point from the model)
+                hidden.CURVE_RULES[role](hidden.own_history(ns, role))
                 passed = True
             except Exception:
                 passed = False

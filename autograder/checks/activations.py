@@ -27,7 +27,6 @@ from autograder.student import (StudentError, call, call_pure, expect_finite, ex
 from course_utils.diagnose import diagnose_training
 from course_utils.selfcheck import FIT_RECIPE, MLP_CAPACITY_FIXES
 
-TRUSTED_SIDE = True  # (transition) this module's checks run on the trusted side, against the kernel
 
 EXTREME = [-1e4, -3e3, -710.0, -100.0, -30.0, -5.0, -1.0, -0.25, 0.25, 1.0, 5.0, 30.0, 100.0, 710.0, 3e3, 1e4]
 TOLERANCE = {torch.float32: (1e-6, 1e-5), torch.float64: (1e-12, 1e-10)}  # (absolute, relative)

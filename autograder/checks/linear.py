@@ -36,7 +36,6 @@ from autograder.remote import Handle, RemoteError
 from autograder.student import (CheckTimeout, StudentError, call, call_pure, expect_finite, expect_shape, get,
                                 is_class, is_instance, max_abs_diff, plain, rel_error, remote_failure, type_name)
 
-TRUSTED_SIDE = True  # (transition) this module's checks run on the trusted side, against the kernel
 
 BUILTINS = {"linear", "Linear"}  # torch.nn.functional.linear, torch.nn.Linear (by attribute or imported name)
 NN_LINEAR = "torch.nn.modules.linear.Linear"

@@ -17,8 +17,6 @@ from autograder.reference import pca as ref
 from autograder.student import (StudentError, as_float, call, call_pure, expect_finite, expect_shape, get,
                                 max_abs_diff, plain, type_name)
 
-TRUSTED_SIDE = True  # (transition) this module's checks run on the trusted side, against the kernel
-
 
 def student_fit(ns, X, k):
     result = call_pure(ns, "pca_fit", X, k, changed="its input X", hint="use X - mean, not X -= mean.")

@@ -40,11 +40,10 @@ from autograder import source
 from autograder.heldout.training import (RECORDER_PARAMETERS, fit_data, linear_model, linear_weights, loader, randn,
                                          real_bank, recorder, recorder_weights, synthetic_bank, uneven_data)
 from autograder.reference import training as ref
-from autograder.remote import BadReply, Handle, Remote, RemoteError
+from autograder.remote import BadReply, Handle, RemoteError
 from autograder.student import (CheckTimeout, StudentError, as_float, call, get, is_instance, remote_failure,
                                 type_name)
 
-TRUSTED_SIDE = True  # (transition) this module's checks run on the trusted side, against the kernel
 
 LABELS = ("underfitting", "overfitting", "just right")
 
@@ -1061,10 +1060,7 @@ def recomputed_val_loss(ns, name: str) -> float:
 
 def own_recomputed(ns, name: str, history: dict) -> None:
     """The history counts only as far as this side can recompute it: its last validation loss must be the trained
-    model's, evaluated here. (A plain dict ``ns`` is an in-process namespace without a kernel, as the self-check
-    agreement test builds one: there is no model to evaluate, and the curves are read as they are.)"""
-    if not isinstance(ns, Remote):
-        return
+    model's, evaluated here."""
     value = recomputed_val_loss(ns, name)
     found = history["val_loss"][-1]
     assert math.isclose(found, value, rel_tol=FINAL_VAL_TOLERANCE), (
@@ -1095,10 +1091,8 @@ def _curve_diagnosis(history: dict) -> str:
     return "\n" + diagnosis.text() if diagnosis.kind in (NOT_LEARNING, TOO_SLOW) else ""
 
 
-@pytest.mark.points(1, cell="own_curves")
-def test_own_overfit_really_overfits(ns):
-    """overfit_history overfits: validation lowest before the end and >10% above that at the end, training falling"""
-    history = own_history(ns, "overfit_history")
+def overfits(history: dict) -> None:
+    """The rule overfit_history must meet (the notebook's self-check applies the same one)."""
     train, val = history["train_loss"], history["val_loss"]
     best = ref.best_epoch(history)
     assert best < len(val) - 1, (f"expected the validation loss of overfit_history to reach its minimum before the "
@@ -1112,6 +1106,28 @@ def test_own_overfit_really_overfits(ns):
     assert train[-1] < 0.9 * train[best], (
         f"expected the training loss of overfit_history to keep falling after the best epoch {best}, found "
         f"{train[best]:.4g} there and {train[-1]:.4g} at the end." + _curve_diagnosis(history))
+
+
+def underfits(history: dict) -> None:
+    found = ref.diagnose_fit(history)
+    assert found == "underfitting", (f"expected underfit_history to be underfitting, but by the notebook's rule it "
+                                     f"is {found!r} ({_describe(history)})." + _curve_diagnosis(history))
+
+
+def just_right(history: dict) -> None:
+    found = ref.diagnose_fit(history)
+    assert found == "just right", (f"expected good_history to be just right, but by the notebook's rule it is "
+                                   f"{found!r} ({_describe(history)})." + _curve_diagnosis(history))
+
+
+CURVE_RULES = {"underfit_history": underfits, "overfit_history": overfits, "good_history": just_right}
+
+
+@pytest.mark.points(1, cell="own_curves")
+def test_own_overfit_really_overfits(ns):
+    """overfit_history overfits: validation lowest before the end and >10% above that at the end, training falling"""
+    history = own_history(ns, "overfit_history")
+    overfits(history)
     own_recomputed(ns, "overfit_history", history)
 
 
@@ -1119,9 +1135,7 @@ def test_own_overfit_really_overfits(ns):
 def test_own_underfit(ns):
     """underfit_history is underfitting by the notebook's rule"""
     history = own_history(ns, "underfit_history")
-    found = ref.diagnose_fit(history)
-    assert found == "underfitting", (f"expected underfit_history to be underfitting, but by the notebook's rule it "
-                                     f"is {found!r} ({_describe(history)})." + _curve_diagnosis(history))
+    underfits(history)
     own_recomputed(ns, "underfit_history", history)
 
 
@@ -1129,7 +1143,5 @@ def test_own_underfit(ns):
 def test_own_good(ns):
     """good_history is just right by the notebook's rule"""
     history = own_history(ns, "good_history")
-    found = ref.diagnose_fit(history)
-    assert found == "just right", (f"expected good_history to be just right, but by the notebook's rule it is "
-                                   f"{found!r} ({_describe(history)})." + _curve_diagnosis(history))
+    just_right(history)
     own_recomputed(ns, "good_history", history)

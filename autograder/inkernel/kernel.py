@@ -57,7 +57,6 @@ def preload() -> None:
 
     for name in course_utils.__all__:  # the package's lazy names, filled now
         getattr(course_utils, name)
-    recipes.warm_up()
 
 
 def serve(argv: list[str]) -> None:

@@ -13,6 +13,7 @@ environment (:data:`POLICY_ENV`); this module only applies it:
   itself listed (the Python installation inside a denied home folder, say);
 * ``write``: folders where the kernel may also create, change and delete files (its own working folder,
   its private temporary and IPython folders, ``/dev``);
+* ``/proc`` shows the kernel its own process only: no other process's environment, command line or files;
 * no TCP connection or listening socket (the kernel's own sockets are open already), no signal to a
   process outside the sandbox, no abstract unix socket outside it, no ptrace of a process outside it
   (so no reading the grader's memory).
@@ -69,6 +70,12 @@ def plan(read: list[str], write: list[str], deny: list[str]) -> list[tuple[str, 
 
     def visit(path: str, listed: bool = False) -> None:
         if not listed and _covered(path, deny):
+            return
+        if path == "/proc":  # every process's folder but this one's: other processes' are not ours to read
+            own = str(os.getpid())
+            for name in sorted(os.listdir(path)):
+                if not name.isdigit() or name == own:
+                    rules.append((os.path.join(path, name), "read"))
             return
         if not any(d != path and _covered(d, [path]) for d in deny):
             rules.append((path, "read"))

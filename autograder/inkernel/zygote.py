@@ -63,9 +63,18 @@ def serve_forever(path: str) -> None:
     os.rename(path + ".tmp", path)  # the parent waits for this name: it appears once everything is loaded
     listener.listen(16)
     children: dict[int, tuple[int, socket.socket]] = {}  # pidfd -> (pid, the launcher's connection)
+    warm = False
     try:
         while True:
-            ready, _, _ = select.select([listener, executor, *children], [], [])
+            # the first kernel is forked as soon as it is asked for; torch.fx's first trace (1.5 s, for models
+            # exported as graphs) is paid afterwards, while idle, for the kernels forked later
+            ready, _, _ = select.select([listener, executor, *children], [], [], 0.2 if children and not warm else None)
+            if not ready and not warm:
+                from autograder.inkernel import recipes
+
+                recipes.warm_up()
+                warm = True
+                continue
             if executor in ready:
                 break
             for fd in ready:

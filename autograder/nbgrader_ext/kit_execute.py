@@ -1,9 +1,9 @@
 """nbgrader's ``Execute`` for every notebook, the kit's trusted executor for kit notebooks.
 
 For a notebook whose source is a kit notebook (:func:`autograder.nbgrader_ext.kit.kit_source`),
-execution goes to :class:`autograder.executor.GradingClient`: the grading kernel with the grader
-loaded before any student code, verified check cells whose outputs and scores this side writes,
-restart-and-replay after a hung or crashing cell, the memory cap and the notebook time limit
+execution goes to :class:`autograder.executor.GradingClient`: a grading kernel that holds nothing of the
+grader and cannot read the course (its walls deny the course folder but the notebook's own), check cells
+graded in this process, restart-and-replay after a hung or crashing cell, the memory cap and the notebook time limit
 (:mod:`autograder.limits`). Every other notebook runs through nbgrader's own ``Execute``, with its
 own settings (``Execute.timeout``, ``interrupt_on_timeout``, ``error_on_timeout``...) untouched.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 from nbgrader.preprocessors import Execute
 from traitlets import Unicode
 
-from autograder.nbgrader_ext.kit import kit_source
+from autograder.nbgrader_ext.kit import course_directory, kit_source
 
 _FINGERPRINTS: dict[tuple[str, str], object] = {}
 
@@ -38,7 +38,9 @@ class KitExecute(Execute):
             executed = self._stored(nb, resources, workdir)
             if executed is not None:
                 return executed, resources
-        client = GradingClient(nb, workdir=workdir, fingerprints=self._fingerprints())
+        coursedir = course_directory(self)
+        client = GradingClient(nb, workdir=workdir, fingerprints=self._fingerprints(),
+                               course=Path(coursedir.root).resolve() if coursedir is not None else None)
         client.log = self.log
         graded = client.grade()
         for note in client.notes:
@@ -58,7 +60,7 @@ class KitExecute(Execute):
         return executed
 
     def _fingerprints(self):
-        from autograder.executor import Fingerprints
+        from autograder.fingerprint import Fingerprints
 
         key = (self.expected_code, self.expected_data)
         if key not in _FINGERPRINTS:

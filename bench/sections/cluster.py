@@ -30,7 +30,7 @@ def _overhead(address: str, course_root, student: str) -> dict:
     from distributed import Client
 
     from autograder.distributed import execute_job, prepare_jobs
-    from autograder.executor import Fingerprints
+    from autograder.fingerprint import Fingerprints
 
     code = Fingerprints().code
     jobs = prepare_jobs(course_root, ASSIGNMENT, student, "solutions", code)

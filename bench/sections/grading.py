@@ -25,7 +25,7 @@ GRADE_NOTE = "(1.3 x floor + 10)"
 
 
 def floors(b: Bench) -> dict[str, dict]:
-    """Each notebook's grading floor: its code cells, each check cell a direct `run_cell` call, as a plain
+    """Each notebook's grading floor: its code cells, each check cell its checks in the same process, as a plain
     script in the grading environment."""
     found = {}
     for path in b.notebooks:

@@ -20,6 +20,7 @@ class Case:
     expect: dict = field(default_factory=dict)  # cell -> (points | "full", words or None)
     base: str = "solution"  # or "release": the untouched student copy
     flags: tuple = ()  # words the review flags (audit findings, or a cell's "not graded" note) must contain
+    honest: bool = False  # an honest notebook: nothing may be flagged for review
 
     def build(self) -> nbformat.NotebookNode:
         folder = SOLUTIONS if self.base == "solution" else RELEASE

@@ -8,7 +8,7 @@ cells, so the corpus stays quick to grade (each notebook is one kernel run).
 """
 from __future__ import annotations
 
-from tests.hostile import forgery
+from tests.hostile import forgery, kernel
 from tests.hostile.case import Case, add_after, blank, delete, duplicate_edited, replace, strip_metadata
 
 PCA = "01_pca_encoder.ipynb"
@@ -71,10 +71,11 @@ CASES = [
                  "pca_decode": (0, "still a blank"), "reconstruction_mse": ((0, 1.99), "the sum"),
                  "probe_results": (0, None)}),
     Case("library_patched", PCA,
-         "torch.allclose and Tensor.__eq__ replaced in the kernel: every check cell refuses to grade",
+         "torch.allclose and Tensor.__eq__ replaced in the kernel: the checks compare on the trusted side, so the "
+         "patch changes nothing; the notebook's own (correct) answers keep their points, and the patch is flagged",
          edits=[add_after("setup", "import torch\ntorch.allclose = lambda *a, **k: True\n"
                                    "torch.Tensor.__eq__ = lambda self, other: True")],
-         expect={c: (0, "grading environment was modified") for c in
+         expect={c: FULL for c in
                  ("pca_fit", "pca_encode", "pca_decode", "reconstruction_mse", "explained_variance_ratio",
                   "linear_probe", "probe_results")}, flags=("replaces a library attribute",)),
     Case("shadow_module", PCA,
@@ -119,4 +120,4 @@ def _other_notebook_cases() -> list[Case]:
     return cases
 
 
-CASES += _other_notebook_cases() + forgery.CASES
+CASES += _other_notebook_cases() + forgery.CASES + kernel.CASES
