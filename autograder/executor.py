@@ -286,6 +286,7 @@ class GradingClient(NotebookClient):
                               interrupt=self._interrupt_kernel)
             self._remote = Remote(channel)
         self._remote.cells = list(self._done)
+        self._remote.earlier = {gid: (r.score, r.max_score) for gid, r in self.results.items()}
         return self._remote
 
     def kernel_pid(self) -> int | None:

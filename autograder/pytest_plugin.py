@@ -86,7 +86,8 @@ class KernelNotebook:
                 continue
             self.client.execute_cell(cell, index)
             name = kitcells.grade_id(cell) or f"#{index + 1}"
-            self.outputs[name] = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
+            self.outputs[name] = "".join(o.get("text", "") for o in cell.outputs
+                                         if o.get("output_type") == "stream" and o.get("name") == "stdout")
             for o in cell.outputs:
                 if o.get("output_type") == "error":
                     self.errors.append(f"cell {name} raised {o.get('ename')}: {str(o.get('evalue', ''))[:200]}")
@@ -220,6 +221,9 @@ class NotebookSession:
 
         mark = item.get_closest_marker("timeout")
         ns = self.kernel.ns
+        ns.earlier = {cell: (t.points, t.max_points) for cell, t in self.tallies.items()
+                      if cell != item_cell(item) and len(t.checks) == sum(1 for i in item.session.items
+                                                                          if item_cell(i) == cell)}
         ns.deadline = time.monotonic() + (float(mark.args[0]) if mark and mark.args else _check_timeout())
         try:
             ns.begin()

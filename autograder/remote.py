@@ -251,6 +251,7 @@ class Remote:
         self.deadline: float | None = None  # the current check's: every call's limit is what is left of it
         self.calls = 0
         self.reviews: list[str] = []  # what the current check asked a person to look at
+        self.earlier: dict[str, tuple[float, float]] = {}  # (score, max) of the cells graded before this one
 
     # ------------------------------------------------------------------ requests
     def ask(self, content: dict, args: Any = None, student_code: bool = True) -> Any:
@@ -301,6 +302,13 @@ class Remote:
     def path(self, dotted: str) -> Any:
         """The kernel's own ``torch.…`` or ``course_utils.…`` object (a handle: e.g. ``torch.tanh`` to pass on)."""
         return self.ask({"op": "get", "path": dotted})
+
+    def full_marks(self, cell: str) -> bool | None:
+        """Whether an earlier check cell of this notebook earned all its points (None: not graded in this run)."""
+        if cell not in self.earlier:
+            return None
+        score, maximum = self.earlier[cell]
+        return maximum > 0 and abs(score - maximum) < 1e-9
 
     def review(self, text: str) -> None:
         """Ask a person to look at this submission (the check's outcome stands; the submission is flagged)."""

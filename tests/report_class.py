@@ -5,7 +5,7 @@ Each student writes the three answers of ``02_linear_layers.ipynb`` in their own
 * ``bo`` and ``cal`` are near-copies: cal took bo's code, renamed every variable, swapped the order
   of the helper and the function in two cells and rewrote the comments;
 * ``ivy`` hands in the release untouched; ``lu`` hands in late, one answer still blank;
-* ``jo`` is correct but reads the environment (the grading-integrity audit flags it);
+* ``jo`` is correct but reads the environment (the static audit flags it);
 * ``kim``'s notebook is broken after collection (it cannot be graded);
 * ``max`` is enrolled and never hands in.
 

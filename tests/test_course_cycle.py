@@ -46,3 +46,14 @@ def test_feedback_shows_messages_not_hidden_code(course):
     assert "still a blank" in html and "add the mean back" in html
     for secret in ("@points(", "def test_", "autograder/checks", "ref.pca_fit", "site-packages/autograder"):
         assert secret not in html, secret
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("course_cycle")
+def test_no_sample_student_is_flagged_for_review(course):
+    """All three are honest (ben's mistakes are real mistakes): nothing the kernel's own libraries do flags them."""
+    from autograder.review import review_folder
+
+    for student in ("ada", "ben", "cy"):
+        reviews = review_folder(course / "course" / "autograded" / student / ASSIGNMENT)
+        assert reviews and not any(r.needs_review for r in reviews), (student, [r.lines() for r in reviews])

@@ -79,10 +79,10 @@ def _grade(case, tmp_path) -> dict:
 
 
 @pytest.mark.slow
-def test_a_stolen_signing_key_is_not_prevented_but_flagged(tmp_path, mnist_available):
-    """docs/ta-guide.md, "Threat model": introspecting the kernel to sign a forged result is detected, not prevented."""
+def test_there_is_no_key_to_steal_and_the_attempt_is_flagged(tmp_path, mnist_available):
+    """docs/ta-guide.md, "Threat model": the kernel holds no key; introspecting it finds nothing, and is flagged."""
     result = _grade(STEAL, tmp_path)
-    assert result["needs_review"]
+    assert result["score"] == 0 and result["needs_review"]
     _assert_flagged(STEAL, _review_text(result))
 
 
@@ -174,7 +174,9 @@ def test_what_the_kernel_holds_shows_nothing_of_the_grader(graded_class):
     course, _ = graded_class
     feedback = html.unescape((course / "feedback" / "print_what_the_kernel_holds" / "autoencoders" /
                               "01_pca_encoder.html").read_text())
-    blob = feedback.split("DUMP:", 1)[1].split(":END", 1)[0]
+    import re
+
+    blob = re.search(r"DUMP:([A-Za-z0-9+/=]{100,}):END", feedback)[1]  # the output, not the cell's source
     dump = zlib.decompress(base64.b64decode(blob)).decode()
     assert '"modules"' in dump and "torch" in dump  # the dump is real
     for mark in GRADER_MARKS:

@@ -39,6 +39,7 @@ from autograder.student import (CheckTimeout, StudentError, call, call_pure, exp
 
 BUILTINS = {"linear", "Linear"}  # torch.nn.functional.linear, torch.nn.Linear (by attribute or imported name)
 NN_LINEAR = "torch.nn.modules.linear.Linear"
+WEIGHT_HINT = "the weight is [out_features, in_features]"  # as the notebook's visible check says
 
 # ---------------------------------------------------------------- helpers
 
@@ -125,7 +126,8 @@ class _Own:
     layer does can shape the answer), in float32 and on the same values in float64 (the dtype in which the
     linear_forward cell's own checks judge it). It may excuse the layer only when it computes one function in both:
     otherwise a linear_forward wrong only in float32 (say, a constant there, and the layer the same constant) would
-    excuse the layer without ever losing a point on its own cell."""
+    excuse the layer without ever losing a point on its own cell. And it may excuse the layer only when its own cell
+    lost points: a linear_forward judged correct there cannot later turn into one that agrees with a wrong layer."""
 
     out: torch.Tensor | None = None  # its float32 output, when a tensor
     value: Any = None  # its float32 output, whatever it is
@@ -136,6 +138,8 @@ class _Own:
 
 
 def _own(ns, x, w, b, target=None) -> _Own:
+    if ns.full_marks("linear_forward"):  # judged correct on its own cell: a layer using it must give the reference
+        return _Own()
     reply, failure = _own_forward(ns, x, w, b)
     wide, wide_failure = _own_forward(ns, x.double(), w.double(), b.double())
     own = _Own(failure=failure)
@@ -275,7 +279,7 @@ def _read(layer: Handle, attr: str, name: str):
 
 def _weight_bias(layer: Handle, n_in: int, n_out: int, name: str = "layer"):
     w, b = _read(layer, "weight", name), _read(layer, "bias", name)
-    expect_shape(w, (n_out, n_in), f"Linear({n_in}, {n_out}).weight", "the weight is [out_features, in_features]")
+    expect_shape(w, (n_out, n_in), f"Linear({n_in}, {n_out}).weight", WEIGHT_HINT)
     expect_shape(b, (n_out,), f"Linear({n_in}, {n_out}).bias", "one bias per output feature")
     return w, b
 
@@ -505,8 +509,7 @@ def test_layer_init(ns):
                     raise StudentError(f"`layer.{attr}` should be a tensor (an nn.Parameter), found "
                                        f"{type_name(value)}.")
             w, b = plain(pair[0], "layer.weight"), plain(pair[1], "layer.bias")
-            expect_shape(w, (n_out, n_in), f"Linear({n_in}, {n_out}).weight",
-                         "the weight is [out_features, in_features]")
+            expect_shape(w, (n_out, n_in), f"Linear({n_in}, {n_out}).weight", WEIGHT_HINT)
             expect_shape(b, (n_out,), f"Linear({n_in}, {n_out}).bias", "one bias per output feature")
             out.append((w, b))
         return out

@@ -119,7 +119,7 @@ def attention(report) -> str:
     out.append("<h3>Could not be graded</h3>" + ("<p class=note>None.</p>" if not failed else "<ul class=tight>"
                + "".join(f"<li><a href='#s-{e(s.id)}'>{e(s.id)}</a>: {e(reason_of(s))}</li>" for s in failed)
                + "</ul>"))
-    out.append("<h3>Flagged for review</h3><p class=note>The grading-integrity audit and the executor found "
+    out.append("<h3>Flagged for review</h3><p class=note>The static audit or a hidden check found "
                "something a person should read. Scores stand until someone decides.</p>"
                + ("<p class=note>None.</p>" if not flagged else "<ul class=tight>" + "".join(
                    f"<li><a href='#s-{e(s.id)}'>{e(s.id)}</a>: {e(review_summary(s))}</li>" for s in flagged)

@@ -72,12 +72,13 @@ CASES = [
                  "probe_results": (0, None)}),
     Case("library_patched", PCA,
          "torch.allclose and Tensor.__eq__ replaced in the kernel: the checks compare on the trusted side, so the "
-         "patch changes nothing; the notebook's own (correct) answers keep their points, and the patch is flagged",
+         "patch gains nothing; the answers that do not use == keep their points, the probe (which counts correct "
+         "predictions with ==) breaks in the student's own kernel, and the patch is flagged",
          edits=[add_after("setup", "import torch\ntorch.allclose = lambda *a, **k: True\n"
                                    "torch.Tensor.__eq__ = lambda self, other: True")],
-         expect={c: FULL for c in
-                 ("pca_fit", "pca_encode", "pca_decode", "reconstruction_mse", "explained_variance_ratio",
-                  "linear_probe", "probe_results")}, flags=("replaces a library attribute",)),
+         expect={**{c: FULL for c in ("pca_fit", "pca_encode", "pca_decode", "reconstruction_mse",
+                                      "explained_variance_ratio")},
+                 "linear_probe": (0, "raised"), "probe_results": (0, None)}, flags=("replaces a library attribute",)),
     Case("shadow_module", PCA,
          "a fake autograder.py written next to the notebook, returning full points for a blank: the grader was "
          "loaded before the notebook ran, so the blank scores 0 and every other cell keeps its points",

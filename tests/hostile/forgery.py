@@ -1,10 +1,11 @@
 """Attempts to forge a grade: the untouched release plus a few lines a determined student would add.
 
 Each case starts from a notebook that earns nothing (the release, every answer a blank) and adds
-one trick aimed at the grader or at the score nbgrader reads. Every check cell must still score
-0, and the submission must be flagged for review (by the static audit, or by the grader finding
-its kernel rigged). ``STEAL_KEY`` is different: it reads the signing key out of the kernel's
-objects, which the kit cannot prevent (see docs/ta-guide.md, "Threat model"); it must be flagged.
+one trick aimed at the grader or at the score nbgrader reads: a fake grader, a formatter, a handler, a
+patch. The checks run on the trusted side and the kernel holds nothing of the grader, so every check
+cell must still score 0; the static audit flags the trick for a person. ``STEAL_KEY`` looks for a
+signing object in the kernel's handler (the kit's earlier design kept one there): there is none to find,
+and the attempt is flagged.
 """
 from __future__ import annotations
 
@@ -133,7 +134,7 @@ print(len(leaks))
 
 STEAL_KEY = """\
 kernel = get_ipython().kernel
-handler = kernel.shell_handlers["autograder_check_request"]
+handler = kernel.shell_handlers["autograder_request"]
 signer = next(c.cell_contents for c in handler.__closure__ if type(c.cell_contents).__name__ == "HMAC")
 import autograder.protocol as protocol
 def forged(stream, ident, parent):
@@ -173,16 +174,19 @@ CASES = [
                 "a post_run_cell event and sys.displayhook that print a full score"),
     _on_release("forge_fake_handler", LIN, LIN_CELLS, FAKE_HANDLER, ("message handlers",),
                 "the kernel's check-request handler replaced by one that answers full marks, unsigned"),
-    Case("forge_patch_during_check", PCA, "pca_fit replaces torch functions while the hidden checks run it",
+    Case("forge_patch_during_check", PCA, "pca_fit replaces torch functions while the hidden checks run it (and "
+         "returns the mean and the first k axes): the checks compare on the trusted side, so it earns what those "
+         "values earn (shapes, the mean, orthonormal rows), no more",
          base="release", edits=[replace("pca_fit_sol", PATCH_DURING_CHECK)],
-         expect={cell: (0, None) for cell in PCA_CELLS}, flags=("replaces a library attribute",)),
+         expect={**{cell: (0, None) for cell in PCA_CELLS}, "pca_fit": ((0, 3), None)},
+         flags=("replaces a library attribute",)),
     _on_release("forge_background_thread", PCA, PCA_CELLS, BACKGROUND_THREAD, ("thread",),
                 "a background thread that swaps torch.allclose in and out while the checks run"),
     _on_release("forge_hunt_the_key", PCA, PCA_CELLS, HUNT_THE_KEY, ("/proc",),
                 "looks for the grading key in the environment, the command line and open file descriptors"),
 ]
 
-# Not prevented (docs/ta-guide.md, "Threat model"): detected, flagged, and left to a person.
-STEAL = Case("steal_signing_key", LIN, "reads the signing key out of the check handler's closure and signs "
-             "a forged result", base="release", edits=[add_after("setup", STEAL_KEY)],
-             expect={}, flags=("closures", "message handlers"))
+# The kernel holds no key any more: the attempt finds nothing, and is flagged for a person.
+STEAL = Case("steal_signing_key", LIN, "looks for a signing key in the check handler's closure to sign a forged "
+             "result: there is no key and no signed result", base="release", edits=[add_after("setup", STEAL_KEY)],
+             expect={cell: (0, None) for cell in LIN_CELLS}, flags=("closures", "message handlers"))
