@@ -33,7 +33,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder import limits
-from autograder.course import tool_env, venv_bin
+from autograder.coursedir import CourseConfigError, CourseLayout, outcomes_path
+from autograder.coursedir import layout as course_layout
+from autograder.tools import tool_env, venv_bin
 
 
 @dataclass
@@ -52,17 +54,9 @@ class CannotGrade(Exception):
     """Nothing can be graded: the reason is one line for the TA."""
 
 
-def submitted_students(course: Path, assignment: str) -> list[str]:
-    folder = course / "submitted"
-    return sorted(p.parent.name for p in folder.glob(f"*/{assignment}") if p.is_dir())
-
-
-def gradebook_score(course: Path, assignment: str, student: str, db_url: str | None = None) -> tuple[float, float]:
+def gradebook_score(layout: CourseLayout, assignment: str, student: str) -> tuple[float, float]:
     """(score, max score) of a student's submission of ``assignment``, from the course's gradebook."""
-    from nbgrader.api import Gradebook
-
-    url = db_url or f"sqlite:///{course / 'gradebook.db'}"
-    with Gradebook(url) as gb:
+    with layout.gradebook() as gb:
         sub = gb.find_submission(assignment, student)
         return float(sub.score), float(sub.max_score)
 
@@ -102,16 +96,14 @@ def check_workers(client) -> None:
 
 
 # ---------------------------------------------------------------------------------------- step 2: record
-def record_student(course: Path, assignment: str, student: str, timeout: float, db_url: str | None,
+def record_student(layout: CourseLayout, assignment: str, student: str, timeout: float,
                    fingerprints, results_dir: Path, worker: str = "") -> StudentOutcome:
     """``nbgrader autograde --student S --force`` with the workers' executions: nbgrader writes the grades."""
     start = time.perf_counter()
     cmd = [venv_bin("nbgrader"), "autograde", assignment, "--student", student, "--force",
            f"--KitExecute.expected_code={fingerprints.code}", f"--KitExecute.expected_data={fingerprints.data}",
-            f"--KitExecute.results_dir={results_dir}"]
-    if db_url:
-        cmd.append(f"--CourseDirectory.db_url={db_url}")
-    proc = subprocess.Popen(cmd, cwd=course, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+           f"--KitExecute.results_dir={results_dir}", f"--CourseDirectory.db_url={layout.db_url}"]
+    proc = subprocess.Popen(cmd, cwd=layout.root, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout)
@@ -129,12 +121,12 @@ def record_student(course: Path, assignment: str, student: str, timeout: float, 
         return StudentOutcome(student, False, seconds, worker=worker,
                               reason=(errors[-1] if errors else out.strip()[-200:])[:300])
     try:
-        score, max_score = gradebook_score(course, assignment, student, db_url)
+        score, max_score = gradebook_score(layout, assignment, student)
     except Exception as exc:
         return StudentOutcome(student, False, seconds, worker=worker, reason=f"graded, but no grade found: {exc}")
     from autograder.review import review_folder
 
-    review = [line for r in review_folder(course / "autograded" / student / assignment) for line in r.lines()]
+    review = [line for r in review_folder(layout.autograded(student, assignment)) for line in r.lines()]
     return StudentOutcome(student, True, seconds, score, max_score, review=review, worker=worker)
 
 
@@ -161,15 +153,15 @@ class ClassGrading:
 
     retries = 1  # a task that raises is tried once more; a worker that dies is Dask's own rescheduling
 
-    def __init__(self, course: Path, assignment: str, client, jobs: int, timeout: float, db_url: str | None,
-                 source_dir: str, progress: bool, fresh: bool = False):
+    def __init__(self, layout: CourseLayout, assignment: str, client, jobs: int, timeout: float, progress: bool,
+                 fresh: bool = False):
         from autograder.distributed import ResultStore
         from autograder.fingerprint import Fingerprints
 
-        self.course, self.assignment, self.client, self.db_url = course, assignment, client, db_url
-        self.timeout, self.source_dir, self.progress, self.fresh = timeout, source_dir, progress, fresh
+        self.layout, self.course, self.assignment, self.client = layout, layout.root, assignment, client
+        self.timeout, self.progress, self.fresh = timeout, progress, fresh
         self.fingerprints = Fingerprints()
-        self.store = ResultStore.for_course(course, assignment)
+        self.store = ResultStore.for_course(self.course, assignment)
         self.pool = ThreadPoolExecutor(max_workers=max(1, jobs))
         self.students: dict[str, _Student] = {}
         self.outcomes: list[StudentOutcome] = []
@@ -206,7 +198,7 @@ class ClassGrading:
         for name in names:
             student = self.students[name] = _Student(name)
             try:
-                jobs = prepare_jobs(self.course, self.assignment, name, self.source_dir, self.fingerprints.code)
+                jobs = prepare_jobs(self.layout, self.assignment, name, self.fingerprints.code)
             except Exception as exc:  # an unreadable notebook: nbgrader will say why when it records the student
                 jobs = []
                 student.error = f"could not be prepared: {type(exc).__name__}: {str(exc)[:200]}"
@@ -245,34 +237,24 @@ class ClassGrading:
             self.outcomes.append(StudentOutcome(name, False, 0.0, reason=student.error, worker=worker))
             self.bar.update(1)
             return
-        recording = self.pool.submit(record_student, self.course, self.assignment, name, self.timeout, self.db_url,
+        recording = self.pool.submit(record_student, self.layout, self.assignment, name, self.timeout,
                                      self.fingerprints, self.store.folder, worker)
         recording.add_done_callback(lambda _: self.bar.update(1))
         self.recording.append(recording)
 
 
-def source_directory(course: Path) -> str:
-    """The course's source folder, as its nbgrader config says (nbgrader's own reading of it)."""
-    proc = subprocess.run([venv_bin("python"), "-c", SOURCE_DIR_PROBE], cwd=course, env=tool_env(),
-                          capture_output=True, text=True, timeout=120)
-    return proc.stdout.strip().splitlines()[-1] if proc.returncode == 0 and proc.stdout.strip() else "source"
-
-
-SOURCE_DIR_PROBE = """\
-from nbgrader.apps import NbGrader
-app = NbGrader()
-app.initialize([])
-print(app.coursedir.source_directory)
-"""
-
-
 def class_grade(course: Path, assignment: str, jobs: int = 1, timeout: float | None = None,
                 students: list[str] | None = None, db_url: str | None = None, progress: bool = True,
                 scheduler: str | None = None, fresh: bool = False) -> tuple[int, list[StudentOutcome]]:
-    course = Path(course).resolve()
-    names = students or submitted_students(course, assignment)
+    try:
+        layout = course_layout(course, db_url)
+    except CourseConfigError as exc:
+        print(f"autograder class-grade: not grading: {exc}", file=sys.stderr)
+        return 2, []
+    names = students or layout.submitted_students(assignment)
     if not names:
-        print(f"autograder class-grade: no submissions of {assignment!r} in {course / 'submitted'} "
+        print(f"autograder class-grade: no submissions of {assignment!r} in "
+              f"{layout.folder(layout.submitted_directory, '*', assignment)} "
               f"(run `nbgrader collect {assignment}` first)", file=sys.stderr)
         return 2, []
     timeout = timeout or float(limits.NOTEBOOK_TIMEOUT) * 2
@@ -280,8 +262,8 @@ def class_grade(course: Path, assignment: str, jobs: int = 1, timeout: float | N
     try:
         client, cluster = connect(scheduler, jobs)
         check_workers(client)
-        grading = ClassGrading(course, assignment, client, jobs if scheduler is None else max(jobs, 2), timeout,
-                               db_url, source_directory(course), progress, fresh)
+        grading = ClassGrading(layout, assignment, client, jobs if scheduler is None else max(jobs, 2), timeout,
+                               progress, fresh)
         outcomes = grading.run(names)
     except CannotGrade as exc:
         print(f"autograder class-grade: not grading: {exc}", file=sys.stderr)
@@ -296,13 +278,13 @@ def class_grade(course: Path, assignment: str, jobs: int = 1, timeout: float | N
                     thing.close()
                 except Exception:
                     pass
-    save_outcomes(course, assignment, outcomes)
+    save_outcomes(layout.root, assignment, outcomes)
     return (1 if any(not o.ok for o in outcomes) else 0), outcomes
 
 
 def save_outcomes(course: Path, assignment: str, outcomes: list[StudentOutcome]) -> Path:
     """``COURSE/reports/ASSIGNMENT/class-grade.json``: who was graded and why not (merged with earlier runs)."""
-    path = Path(course) / "reports" / assignment / "class-grade.json"
+    path = outcomes_path(course, assignment)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         known = {o["student"]: o for o in json.loads(path.read_text())}

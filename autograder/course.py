@@ -18,34 +18,13 @@ from pathlib import Path
 
 import nbformat
 
-from autograder import limits
 from autograder.cells import is_manual_cell, points
+from autograder.coursedir import layout as course_layout
 from autograder.runner import REPO_ROOT, SOLUTIONS
+from autograder.tools import nbgrader, tool_env, venv_bin
 
 ASSIGNMENT = "autoencoders"
 COURSE_ID = "autoencoders-demo"
-
-def venv_bin(name: str) -> str:
-    """A command of this Python's environment (nbgrader, jupyter...)."""
-    return str(Path(sys.executable).parent / name)
-
-
-def tool_env() -> dict:
-    """The environment for nbgrader subprocesses: the grading limits, this environment's bin first on PATH
-    (nbgrader's gradebook shells out to alembic)."""
-    env = limits.grading_env()
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
-
-
-def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run one nbgrader command; on failure show its output and raise."""
-    proc = subprocess.run([venv_bin("nbgrader"), *args], cwd=cwd, env=tool_env(), capture_output=True, text=True)
-    if check and proc.returncode != 0:
-        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed with exit code {proc.returncode}")
-    return proc
-
 
 # The kit's own folders, when this repository is used as a course: source notebooks in solutions/, the
 # release in assignments/. (nbgrader_config.py holds only settings that are safe in any course.)
@@ -86,9 +65,11 @@ c.Exchange.root = {exchange!r}
 '''
 
 
-def make_course(root: Path, course: str = COURSE_ID, only: list[str] | None = None) -> Path:
+def make_course(root: Path, course: str = COURSE_ID, only: list[str] | None = None,
+                settings: dict[str, str] | None = None) -> Path:
     """A course directory: a copy of solutions/ (or of the notebooks named in ``only``), its own
-    gradebook and a local exchange."""
+    gradebook and a local exchange. ``settings``: further ``CourseDirectory`` settings of the course's own
+    (``submitted_directory``, ``db_url``...), written into its ``nbgrader_config.py``."""
     root.mkdir(parents=True, exist_ok=True)
     exchange = root / "exchange"
     exchange.mkdir(exist_ok=True)
@@ -101,7 +82,8 @@ def make_course(root: Path, course: str = COURSE_ID, only: list[str] | None = No
                 path.unlink()
     (root / "nbgrader_config.py").write_text(COURSE_CONFIG.format(
         repo_config=str(REPO_ROOT / "nbgrader_config.py"), root=str(root), course=course,
-        db=str(root / "gradebook.db"), exchange=str(exchange)))
+        db=str(root / "gradebook.db"), exchange=str(exchange))
+        + "".join(f"c.CourseDirectory.{key} = {value!r}\n" for key, value in (settings or {}).items()))
     return root
 
 
@@ -136,10 +118,8 @@ SAMPLE_STUDENTS = {
 
 
 def _gradebook_rows(course_root: Path, course: str = COURSE_ID) -> list[tuple[str, str, float, float]]:
-    from nbgrader.api import Gradebook
-
     rows = []
-    with Gradebook(f"sqlite:///{course_root / 'gradebook.db'}", course_id=course) as gb:
+    with course_layout(course_root).gradebook(course) as gb:
         assignment = gb.find_assignment(ASSIGNMENT)
         for student in sorted(s.id for s in gb.students):
             for notebook in assignment.notebooks:
@@ -162,15 +142,20 @@ def grade_table(course: Path, students: list[str]) -> list[str]:
         total = sum(r[2] for r in mine.values()), sum(r[3] for r in mine.values())
         cells = "".join(f"{(f'{mine[n][2]:g} / {mine[n][3]:g}' if n in mine else '-'):>26}" for n in notebooks)
         lines.append(f"{student:<10}{cells}{f'{total[0]:g} / {total[1]:g}':>16}")
-    manual = sum(points(c) for path in sorted((course / "solutions").rglob("*.ipynb"))
+    manual = sum(points(c) for path in sorted(course_layout(course).source(ASSIGNMENT).glob("*.ipynb"))
                  for c in nbformat.read(str(path), as_version=4).cells if is_manual_cell(c))
     lines.append(f"(each maximum includes {manual:g} points of written \"Think!\" answers, graded by hand in formgrader)")
     return lines
 
 
 def run_course_cycle(keep: Path | None = None, students: dict | None = None, quiet: bool = False,
-                     only: list[str] | None = None) -> int:
-    """Run the whole cycle; print the grade table and where the feedback and CSV are. Returns 0."""
+                     only: list[str] | None = None, settings: dict[str, str] | None = None,
+                     class_grade: bool = False) -> int:
+    """Run the whole cycle; print the grade table and where the feedback and CSV are. Returns 0.
+
+    ``settings``: the course's own ``CourseDirectory`` settings (see :func:`make_course`); ``class_grade``:
+    grade with ``autograder class-grade`` (which ends with the class report) instead of ``nbgrader autograde``.
+    """
     students = students or SAMPLE_STUDENTS
     started = time.perf_counter()
     root = Path(keep).resolve() if keep else Path(tempfile.mkdtemp(prefix="autoencoders-course-"))
@@ -178,7 +163,7 @@ def run_course_cycle(keep: Path | None = None, students: dict | None = None, qui
         shutil.rmtree(root)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
     say(f"course directory: {root}")
-    course = make_course(root / "course", only=only)
+    course = make_course(root / "course", only=only, settings=settings)
     exchange = root / "course" / "exchange"
 
     say("1. generate the student release from solutions/")
@@ -201,7 +186,14 @@ def run_course_cycle(keep: Path | None = None, students: dict | None = None, qui
     say("4. collect and autograde")
     nbgrader("collect", ASSIGNMENT, "--update", cwd=course)
     t0 = time.perf_counter()
-    nbgrader("autograde", ASSIGNMENT, "--force", cwd=course)
+    if class_grade:
+        proc = subprocess.run([venv_bin("autograder"), "class-grade", str(course), ASSIGNMENT, "-j", "1"],
+                              env=tool_env(), capture_output=True, text=True)
+        if proc.returncode != 0:
+            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
+            raise RuntimeError(f"autograder class-grade failed with exit code {proc.returncode}")
+    else:
+        nbgrader("autograde", ASSIGNMENT, "--force", cwd=course)
     say(f"   autograded {len(students)} students in {time.perf_counter() - t0:.0f} s")
 
     say("5. feedback and grades")
@@ -214,7 +206,7 @@ def run_course_cycle(keep: Path | None = None, students: dict | None = None, qui
     say("")
     say(f"grades CSV:   {csv_path}")
     for student in students:
-        for html in sorted((course / "feedback" / student / ASSIGNMENT).glob("*.html")):
+        for html in sorted(course_layout(course).feedback(student, ASSIGNMENT).glob("*.html")):
             say(f"feedback:     {html}")
     say(f"done in {time.perf_counter() - started:.0f} s")
     with open(csv_path) as f:

@@ -70,12 +70,13 @@ def student_files(folder: Path, source_folder: Path | None = None) -> dict[str, 
     return files
 
 
-def prepare_jobs(course: Path, assignment: str, student: str, source_dir: str, code: str) -> list[Job]:
-    """One job per kit notebook the student submitted, restored from the course's source notebook."""
+def prepare_jobs(layout, assignment: str, student: str, code: str) -> list[Job]:
+    """One job per kit notebook the student submitted, restored from the course's source notebook
+    (``layout``: :class:`autograder.coursedir.CourseLayout`, the course's folders as nbgrader reads them)."""
     from autograder.restore import restore
 
-    submitted = course / "submitted" / student / assignment
-    source = course / source_dir / assignment
+    submitted = layout.submitted(student, assignment)
+    source = layout.source(assignment)
     files = student_files(submitted, source)
     jobs = []
     for path in sorted(submitted.glob("*.ipynb")):
@@ -163,7 +164,9 @@ class ResultStore:
 
     @classmethod
     def for_course(cls, course: Path, assignment: str) -> "ResultStore":
-        return cls(Path(course) / ".autograder" / "executions" / assignment)
+        from autograder.coursedir import executions_folder
+
+        return cls(executions_folder(course, assignment))
 
     def path(self, student: str, notebook: str) -> Path:
         return self.folder / student / f"{notebook}.json"

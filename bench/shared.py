@@ -140,11 +140,10 @@ def grade_class(b: Bench, section: str, label: str, options: list[str]) -> dict:
 
 
 def release_folder(course_root: Path) -> Path:
-    """Where `nbgrader generate_assignment` put the student version: the course sets no folders, so nbgrader's
-    default release directory."""
-    from nbgrader.coursedir import CourseDirectory
+    """Where `nbgrader generate_assignment` put the student version."""
+    from autograder.coursedir import layout
 
-    return course_root / CourseDirectory().release_directory / ASSIGNMENT
+    return layout(course_root).release(ASSIGNMENT)
 
 
 def add_submission(course_root: Path, student: str, kind: str, names: list[str]) -> None:
@@ -153,7 +152,9 @@ def add_submission(course_root: Path, student: str, kind: str, names: list[str])
 
     from autograder.course import full_marks_notebook, partly_wrong_notebook
 
-    folder = course_root / "submitted" / student / ASSIGNMENT
+    from autograder.coursedir import layout
+
+    folder = layout(course_root).submitted(student, ASSIGNMENT)
     folder.mkdir(parents=True, exist_ok=True)
     for name in names:
         if kind == "full marks":
@@ -170,13 +171,15 @@ def add_submission(course_root: Path, student: str, kind: str, names: list[str])
 def gradebook_score(course_root: Path, student: str) -> tuple[float, float]:
     """(score, max score) of a student's submission, from the course's gradebook."""
     from autograder.classgrade import gradebook_score as score
+    from autograder.coursedir import layout
 
-    return score(course_root, ASSIGNMENT, student)
+    return score(layout(course_root), ASSIGNMENT, student)
 
 
 def review_lines(course_root: Path, student: str) -> list[str]:
     """What a TA would be told to look at in a student's autograded notebooks (cells not graded, audit flags)."""
+    from autograder.coursedir import layout
     from autograder.review import review_folder
 
-    folder = course_root / "autograded" / student / ASSIGNMENT
+    folder = layout(course_root).autograded(student, ASSIGNMENT)
     return [line for review in review_folder(folder) for line in review.lines()]

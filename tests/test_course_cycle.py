@@ -7,6 +7,9 @@ from autograder.course import ASSIGNMENT, _gradebook_rows, run_course_cycle
 from tests.kit import SOLUTIONS, check_cells, read
 
 NOTEBOOK = "01_pca_encoder.ipynb"  # one notebook keeps this test to about a minute; `make course` runs them all
+# A course configured its own way: every folder the kit reads renamed, the gradebook outside the course.
+RENAMED = {"submitted_directory": "handed_in", "autograded_directory": "marked", "feedback_directory": "returned",
+           "release_directory": "given_out"}
 
 
 # Session scope: xdist may run other modules' tests between this group's, and a module fixture would be built again.
@@ -15,6 +18,17 @@ def course(tmp_path_factory, mnist_available):
     root = tmp_path_factory.mktemp("cycle")
     assert run_course_cycle(keep=root, quiet=True, only=[NOTEBOOK]) == 0
     return root
+
+
+@pytest.fixture(scope="session")
+def renamed_course(tmp_path_factory, mnist_available):
+    """The same cycle on a course whose folders and gradebook are where its nbgrader_config.py says, graded by
+    ``autograder class-grade`` (which ends with the class report)."""
+    root = tmp_path_factory.mktemp("cycle-renamed")
+    gradebook = tmp_path_factory.mktemp("records") / "grades.sqlite"
+    settings = dict(RENAMED, db_url=f"sqlite:///{gradebook}")
+    assert run_course_cycle(keep=root, quiet=True, only=[NOTEBOOK], settings=settings, class_grade=True) == 0
+    return root / "course", gradebook
 
 
 @pytest.mark.slow
@@ -57,3 +71,24 @@ def test_no_sample_student_is_flagged_for_review(course):
     for student in ("ada", "ben", "cy"):
         reviews = review_folder(course / "course" / "autograded" / student / ASSIGNMENT)
         assert reviews and not any(r.needs_review for r in reviews), (student, [r.lines() for r in reviews])
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("course_cycle")
+def test_a_course_configured_its_own_way_gets_the_same_grades(course, renamed_course):
+    renamed, gradebook = renamed_course
+    rows = _gradebook_rows(renamed)
+    assert gradebook.is_file() and rows == _gradebook_rows(course / "course")
+    for default in ("submitted", "autograded", "feedback", "release", "gradebook.db"):
+        assert not (renamed / default).exists(), f"the kit wrote {default} although the course renamed it"
+    html = NOTEBOOK.replace(".ipynb", ".html")
+    for student in ("ada", "ben", "cy"):
+        assert (renamed / "handed_in" / student / ASSIGNMENT / NOTEBOOK).is_file()
+        assert (renamed / "marked" / student / ASSIGNMENT / NOTEBOOK).is_file()
+        assert (renamed / "returned" / student / ASSIGNMENT / html).is_file()
+    with open(renamed / "reports" / ASSIGNMENT / "students.csv") as f:
+        report = {r["student"]: r for r in csv.DictReader(f)}
+    nb = NOTEBOOK.removesuffix(".ipynb")
+    for student, notebook, score, _ in rows:
+        assert report[student]["status"] == "graded" and float(report[student][notebook]) == score, report[student]
+    assert float(report["ada"][nb]) == sum(check_cells(read(SOLUTIONS / NOTEBOOK)).values())

@@ -117,7 +117,6 @@ def test_a_failing_decoder_says_so_in_the_widget():
 
 
 def _execute_headless(cells: list[str], tmp_path: Path):
-    import nbformat
     from nbclient import NotebookClient
     from nbformat.v4 import new_code_cell, new_notebook
 

@@ -59,7 +59,6 @@ def looks(tmp_path_factory, mnist_available):
     """Grade part 1's solution with the spy; what the spy saw, each time the checks called pca_fit."""
     import socket
 
-    import nbformat
     from nbformat.v4 import new_code_cell
 
     from autograder import cells as kitcells

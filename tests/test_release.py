@@ -1,7 +1,6 @@
 """The student release is generated from solutions/, never edited by hand, and hides what it must."""
 import json
 import re
-from pathlib import Path
 
 import pytest
 

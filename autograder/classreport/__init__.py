@@ -44,7 +44,9 @@ class Report:
 
 
 def default_out(course: Path, assignment: str) -> Path:
-    return Path(course) / "reports" / assignment
+    from autograder.coursedir import reports_folder
+
+    return reports_folder(course, assignment)
 
 
 def analyse(data: ClassData, out: Path, jobs: int, seconds: dict) -> Report:

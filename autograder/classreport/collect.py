@@ -23,6 +23,8 @@ import nbformat
 
 from autograder import cells as kitcells
 from autograder.report import SUSPECT, CellResult
+from autograder.coursedir import CourseLayout, outcomes_path
+from autograder.coursedir import layout as course_layout
 
 
 @dataclass
@@ -106,14 +108,16 @@ class ClassData:
     release: dict[str, nbformat.NotebookNode] = field(default_factory=dict)
     outcomes_mtime: float | None = None  # when class-grade.json was written
     warnings: list[str] = field(default_factory=list)
+    layout: CourseLayout | None = None  # the course's folders and gradebook, as its nbgrader config says
+
+    def folders(self) -> CourseLayout:
+        if self.layout is None:
+            self.layout = course_layout(self.course)
+        return self.layout
 
     @property
     def max_score(self) -> float:
         return round(sum(n.max_score for n in self.notebooks), 4)
-
-
-def outcomes_path(course: Path, assignment: str) -> Path:
-    return Path(course) / "reports" / assignment / "class-grade.json"
 
 
 def reason_of(s: Student) -> str:
@@ -137,10 +141,10 @@ def review_lines(s: Student) -> list[str]:
 
 
 # ---------------------------------------------------------------- the gradebook
-def _open_gradebook(course: Path, db_url: str | None):
+def _open_gradebook(layout: CourseLayout):
     from nbgrader.api import Gradebook
 
-    url = db_url or f"sqlite:///{Path(course) / 'gradebook.db'}"
+    url = layout.db_url
     if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
         raise FileNotFoundError(f"no gradebook at {url.removeprefix('sqlite:///')}")
     return Gradebook(url, course_id="")  # "": reads only, adds no course row
@@ -176,7 +180,8 @@ def _grades(gb, assignment) -> list[tuple]:
 def read_gradebook(course: Path, assignment_id: str, db_url: str | None = None) -> ClassData:
     from nbgrader.api import SubmittedAssignment
 
-    with _open_gradebook(course, db_url) as gb:
+    layout = course_layout(course, db_url)
+    with _open_gradebook(layout) as gb:
         assignment = gb.find_assignment(assignment_id)
         infos = _notebook_infos(gb, assignment)
         students = {s.id: Student(s.id, " ".join(x for x in (s.first_name, s.last_name) if x))
@@ -195,7 +200,8 @@ def read_gradebook(course: Path, assignment_id: str, db_url: str | None = None) 
             elif manual:
                 sub.manual_pending = True
         due = assignment.duedate.replace(tzinfo=timezone.utc).isoformat() if assignment.duedate else None
-    return ClassData(Path(course), assignment_id, infos, sorted(students.values(), key=lambda s: s.id), due)
+    return ClassData(Path(course), assignment_id, infos, sorted(students.values(), key=lambda s: s.id), due,
+                     layout=layout)
 
 
 # ---------------------------------------------------------------- class-grade's outcomes
@@ -248,15 +254,16 @@ def editable_cells(nb) -> list[tuple[str, str, str]]:
     return found
 
 
-def read_submission(course: Path, assignment: str, student: str, sub: Submission, audit: bool = True) -> None:
+def read_submission(layout: CourseLayout, assignment: str, student: str, sub: Submission,
+                    audit: bool = True) -> None:
     """Fill one submission from its autograded notebook (else its submitted one); audit it unless told not to."""
     from autograder.audit import audit_notebook
     from autograder.review import check_results
 
-    graded = course / "autograded" / student / assignment / f"{sub.notebook}.ipynb"
-    handed = course / "submitted" / student / assignment / f"{sub.notebook}.ipynb"
+    graded = layout.autograded(student, assignment) / f"{sub.notebook}.ipynb"
+    handed = layout.submitted(student, assignment) / f"{sub.notebook}.ipynb"
     sub.submitted = sub.submitted or handed.exists() or graded.exists()
-    feedback = course / "feedback" / student / assignment / f"{sub.notebook}.html"
+    feedback = layout.feedback(student, assignment) / f"{sub.notebook}.html"
     sub.feedback = feedback if feedback.exists() else None
     path = graded if graded.exists() else handed
     if not path.exists():
@@ -265,7 +272,7 @@ def read_submission(course: Path, assignment: str, student: str, sub: Submission
         nb = load_notebook(path)
         sub.editable = editable_cells(nb)
     except (OSError, ValueError, TypeError, AttributeError) as exc:
-        sub.unreadable = f"{path.relative_to(course)}: {str(exc)[:200]}"
+        sub.unreadable = f"{_relative(path, layout.root)}: {str(exc)[:200]}"
         return
     if path == graded:
         sub.cells = check_results(nb)
@@ -274,7 +281,7 @@ def read_submission(course: Path, assignment: str, student: str, sub: Submission
 
 
 def read_release(data: ClassData, release: Path | None = None) -> None:
-    folder = release or data.course / "release" / data.assignment
+    folder = release or data.folders().release(data.assignment)
     for info in data.notebooks:
         path = folder / f"{info.name}.ipynb"
         if path.exists():
@@ -284,9 +291,16 @@ def read_release(data: ClassData, release: Path | None = None) -> None:
                                  "from the similarity")
 
 
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
 def _read_one(args):
-    course, assignment, student, sub, audit = args
-    read_submission(course, assignment, student, sub, audit)
+    layout, assignment, student, sub, audit = args
+    read_submission(layout, assignment, student, sub, audit)
     return sub
 
 
@@ -294,7 +308,7 @@ def audited_by_class_grade(data: ClassData, student: Student) -> bool:
     """class-grade graded and audited this student, and no notebook of theirs changed since."""
     if data.outcomes_mtime is None or student.graded is not True:
         return False
-    folder = data.course / "autograded" / student.id / data.assignment
+    folder = data.folders().autograded(student.id, data.assignment)
     try:
         return all(p.stat().st_mtime <= data.outcomes_mtime for p in folder.glob("*.ipynb"))
     except OSError:
@@ -304,7 +318,7 @@ def audited_by_class_grade(data: ClassData, student: Student) -> bool:
 def read_notebooks(data: ClassData, jobs: int = 1) -> None:
     for student in data.students:  # the audit is the costly part of reading: class-grade's own is reused
         student.audited = not audited_by_class_grade(data, student)
-    tasks = [(data.course, data.assignment, s.id, sub, s.audited)
+    tasks = [(data.folders(), data.assignment, s.id, sub, s.audited)
              for s in data.students for sub in s.notebooks.values()]
     if jobs > 1 and sum(t[-1] for t in tasks) > 50:  # worth a pool when there is much to audit
         import multiprocessing

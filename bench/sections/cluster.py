@@ -29,11 +29,12 @@ def _overhead(address: str, course_root, student: str) -> dict:
     """Send a student's notebooks one at a time: round trip here, execution there."""
     from distributed import Client
 
+    from autograder.coursedir import layout
     from autograder.distributed import execute_job, prepare_jobs
     from autograder.fingerprint import Fingerprints
 
     code = Fingerprints().code
-    jobs = prepare_jobs(course_root, ASSIGNMENT, student, "solutions", code)
+    jobs = prepare_jobs(layout(course_root), ASSIGNMENT, student, code)
     samples = []
     with Client(address, timeout="60s") as client:
         for job in (jobs * OVERHEAD_SAMPLES)[:OVERHEAD_SAMPLES]:

@@ -1,0 +1,31 @@
+"""This environment's commands (nbgrader, jupyter, python), run the way every kit command runs them."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from autograder import limits
+
+
+def venv_bin(name: str) -> str:
+    """A command of this Python's environment (nbgrader, jupyter...)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def tool_env() -> dict:
+    """The environment for nbgrader subprocesses: the grading limits, this environment's bin first on PATH
+    (nbgrader's gradebook shells out to alembic)."""
+    env = limits.grading_env()
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one nbgrader command; on failure show its output and raise."""
+    proc = subprocess.run([venv_bin("nbgrader"), *args], cwd=cwd, env=tool_env(), capture_output=True, text=True)
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed with exit code {proc.returncode}")
+    return proc
