@@ -6,8 +6,11 @@ Two steps, one code path whether the cluster is local or not:
    local one with ``-j`` workers. Each kit notebook a student submitted is restored from the course's
    source on this machine and sent, with the student's other files, to a worker, which runs it on the
    kit's trusted executor (:mod:`autograder.distributed`). A worker that dies mid-notebook has the
-   notebook retried on another one (Dask's own rescheduling); a notebook that kills every worker it
-   lands on fails after Dask's ``allowed-failures`` tries and its student is reported as not graded.
+   notebook retried on another one (Dask's own rescheduling). Dask gives up on a notebook once workers
+   died ``allowed-failures`` times while it was on them, running *or queued*: so a notebook Dask gives
+   up on is graded again alone, after everything else, on a worker holding no other task, and only a
+   notebook that kills that worker too (every time Dask retries it) is reported as not graded. A
+   neighbour's crash never fails an honest student.
    Executed notebooks are kept in ``COURSE/.autograder/executions/``: a re-run executes only what
    changed (another submission, another grader).
 2. **Record**, on this machine, where nbgrader is the authority: one ``nbgrader autograde --student S
@@ -48,6 +51,7 @@ class StudentOutcome:
     reason: str = ""
     review: list[str] = field(default_factory=list)  # audit flags and cells not graded (tampering suspected)
     worker: str = ""  # the Dask worker(s) that executed the student's notebooks
+    alone: list[str] = field(default_factory=list)  # notebooks graded again alone after their workers died
 
 
 class CannotGrade(Exception):
@@ -97,7 +101,7 @@ def check_workers(client) -> None:
 
 # ---------------------------------------------------------------------------------------- step 2: record
 def record_student(layout: CourseLayout, assignment: str, student: str, timeout: float,
-                   fingerprints, results_dir: Path, worker: str = "") -> StudentOutcome:
+                   fingerprints, results_dir: Path, worker: str = "", alone: list[str] | None = None) -> StudentOutcome:
     """``nbgrader autograde --student S --force`` with the workers' executions: nbgrader writes the grades."""
     start = time.perf_counter()
     cmd = [venv_bin("nbgrader"), "autograde", assignment, "--student", student, "--force",
@@ -127,7 +131,8 @@ def record_student(layout: CourseLayout, assignment: str, student: str, timeout:
     from autograder.review import review_folder
 
     review = [line for r in review_folder(layout.autograded(student, assignment)) for line in r.lines()]
-    return StudentOutcome(student, True, seconds, score, max_score, review=review, worker=worker)
+    return StudentOutcome(student, True, seconds, score, max_score, review=review, worker=worker,
+                          alone=list(alone or []))
 
 
 # ---------------------------------------------------------------------------------------- step 1: execute
@@ -137,15 +142,23 @@ class _Student:
     pending: set = field(default_factory=set)  # notebooks still executing
     workers: set = field(default_factory=set)
     error: str = ""
+    suspects: dict = field(default_factory=dict)  # notebook -> job, whose workers died while it was on them
+    alone: list = field(default_factory=list)  # notebooks graded again alone
 
 
 def _failure(exc: BaseException) -> str:
     from distributed import KilledWorker
 
     if isinstance(exc, KilledWorker):
-        return ("it killed every Dask worker that ran it (Dask's allowed-failures tries): the notebook kills the "
-                "process that grades it")
+        return ("it killed every Dask worker that ran it, alone on the worker each time (Dask's allowed-failures "
+                "tries): the notebook kills the process that grades it")
     return f"executing it failed: {type(exc).__name__}: {str(exc)[:200]}"
+
+
+def _killed_worker(exc: BaseException) -> bool:
+    from distributed import KilledWorker
+
+    return isinstance(exc, KilledWorker)
 
 
 class ClassGrading:
@@ -179,6 +192,7 @@ class ClassGrading:
                 self._record(name)
             for future in as_completed(futures, loop=self.client.loop):
                 self._collect(future)
+            self._grade_alone(futures)
             for recorded in self.recording:
                 self.outcomes.append(recorded.result())
         except KeyboardInterrupt:
@@ -191,8 +205,16 @@ class ClassGrading:
         self.pool.shutdown()
         return sorted(self.outcomes, key=lambda o: o.student)
 
+    def _grade_alone(self, running: list) -> None:
+        """Every notebook Dask gave up on, again, one at a time after all the others: the only task on the cluster,
+        so a worker that dies now died of it (``running`` holds it, for Ctrl-C to cancel)."""
+        for name, student in self.students.items():
+            for job in list(student.suspects.values()):
+                running[:] = [self._submit_job(name, job, alone=True)]
+                self._collect(running[0])
+
     def _submit(self, names: list[str]) -> list:
-        from autograder.distributed import execute_job, prepare_jobs
+        from autograder.distributed import prepare_jobs
 
         futures = []
         for name in names:
@@ -208,24 +230,35 @@ class ClassGrading:
                     student.workers.add(stored.worker)
                     continue  # executed already, in an earlier run of the same submission and grader
                 student.pending.add(job.notebook)
-                future = self.client.submit(execute_job, job, self.fingerprints.code, pure=False,
-                                            retries=self.retries, key=f"autograder-{job.key[:16]}-{name}-{job.notebook}")
-                future.autograder_job = (name, job.notebook, job.key)
-                futures.append(future)
+                futures.append(self._submit_job(name, job))
         return futures
+
+    def _submit_job(self, name: str, job, alone: bool = False):
+        from autograder.distributed import execute_job
+
+        key = f"autograder-{'alone-' if alone else ''}{job.key[:16]}-{name}-{job.notebook}"
+        future = self.client.submit(execute_job, job, self.fingerprints.code, pure=False, retries=self.retries,
+                                    key=key)
+        future.autograder_job = (name, job, alone)
+        return future
 
     def _collect(self, future) -> None:
         from autograder.distributed import StoredResult
 
-        name, notebook, key = future.autograder_job
-        student = self.students[name]
+        name, job, alone = future.autograder_job
+        notebook, student = job.notebook, self.students[name]
         try:
             result = future.result()
-            self.store.save(name, notebook, StoredResult(key, result["nb"], result["notes"], result["worker"],
+            self.store.save(name, notebook, StoredResult(job.key, result["nb"], result["notes"], result["worker"],
                                                          result["seconds"]))
             student.workers.add(result["worker"])
+            student.alone += [notebook] if alone else []
         except Exception as exc:
+            if _killed_worker(exc) and not alone:  # perhaps only queued where a neighbour killed the worker
+                student.suspects[notebook] = job
+                return
             student.error = student.error or f"{notebook}: {_failure(exc)}"
+        student.suspects.pop(notebook, None)
         student.pending.discard(notebook)
         if not student.pending:
             self._record(name)
@@ -234,11 +267,12 @@ class ClassGrading:
         student = self.students[name]
         worker = ", ".join(sorted(w for w in student.workers if w))
         if student.error and "could not be prepared" not in student.error:
-            self.outcomes.append(StudentOutcome(name, False, 0.0, reason=student.error, worker=worker))
+            self.outcomes.append(StudentOutcome(name, False, 0.0, reason=student.error, worker=worker,
+                                                alone=student.alone))
             self.bar.update(1)
             return
         recording = self.pool.submit(record_student, self.layout, self.assignment, name, self.timeout,
-                                     self.fingerprints, self.store.folder, worker)
+                                     self.fingerprints, self.store.folder, worker, student.alone)
         recording.add_done_callback(lambda _: self.bar.update(1))
         self.recording.append(recording)
 
@@ -302,8 +336,10 @@ def table(outcomes: list[StudentOutcome]) -> str:
         score = f"{o.score:g} / {o.max_score:g}" if o.ok else "-"
         review = f"NEEDS REVIEW ({len(o.review)})" if o.review else ""
         worker = o.worker if len(o.worker) <= 22 else o.worker[:19] + "..."
+        reason = o.reason or (f"graded again alone ({', '.join(o.alone)}): a Dask worker died while it waited "
+                              f"there" if o.alone else "")
         lines.append(f"{o.student:<20} {'graded' if o.ok else 'FAILED':<8} {score:>14} {o.seconds:>6.0f}s  "
-                     f"{worker:<22} {review:<17} {o.reason}")
+                     f"{worker:<22} {review:<17} {reason}")
     graded = sum(o.ok for o in outcomes)
     flagged = [o for o in outcomes if o.review]
     lines.append(f"{graded} graded, {len(outcomes) - graded} failed, {len(flagged)} need review")
