@@ -110,65 +110,88 @@ class StudentBrowser:
 
     # ------------------------------------------------------------------ notebooks: run all, the latent explorer
     def run_all_cells(self, notebook_url: str, timeout: int = 600_000) -> None:
-        """Open a notebook (its full URL, ``.../lab/tree/PATH``), Run > Run All Cells, and wait until every code
-        cell has run and the kernel is idle again."""
+        """Open a notebook (its full URL, ``.../lab/tree/PATH``) and run every code cell in order, as a student
+        pressing Ctrl+Enter on each: a cell is run only once the kernel is idle and the cell before it has its
+        number, so no cell can ever run before the ones it needs. (Run > Run All Cells, clicked while the kernel
+        was still connecting, could have its first requests dropped and its later ones sent: a cell then ran
+        before the cell defining its names.) Fails at once, with the error's text and a screenshot, when a cell
+        raises or the kernel dies."""
         page = self.page
         page.goto(notebook_url)
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=120_000)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-        started = """() => [...document.querySelectorAll('.jp-Notebook .jp-CodeCell .jp-InputPrompt')]
-            .some(e => /\[(\d+|\*)\]/.test(e.textContent))"""
-        for attempt in range(4):  # under load a click can land before the kernel is ready: retry until cells queue
-            for dialog in page.locator(".jp-Dialog .jp-mod-accept").all():  # e.g. a kernel picker
-                dialog.click()
-            page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-            page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+        # JupyterLab attaches a long notebook's cells to the page a few at a time: wait for all of them, as many
+        # as the server's copy of the notebook has
+        base, path = re.match(r"(.*/)lab/tree/([^?#]*)", notebook_url).groups()
+        count = page.evaluate("""async (url) => {
+            const xsrf = (document.cookie.match(/(?:^|; )_xsrf=([^;]*)/) || [])[1];
+            const r = await fetch(url, {credentials: 'same-origin',
+                                        headers: xsrf ? {'X-XSRFToken': decodeURIComponent(xsrf)} : {}});
+            if (!r.ok) throw new Error(`GET ${url}: HTTP ${r.status} ${await r.text()}`);
+            return (await r.json()).content.cells.filter(c => c.cell_type === 'code').length; }""",
+                              f"{base}api/contents/{path}?content=1")
+        page.wait_for_function("(n) => document.querySelectorAll('.jp-Notebook .jp-CodeCell').length >= n",
+                               arg=count, timeout=120_000)
+        self._wait_for_kernel("idle", 120_000)
+        deadline = time.monotonic() + timeout / 1000
+        for index in range(count):
+            self._run_cell(index, max(1_000, int((deadline - time.monotonic()) * 1000)))
+
+    CELL_STATE = """(index) => {
+        const cell = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[index];
+        const prompt = ((cell && cell.querySelector('.jp-InputPrompt')) || {}).textContent || '';
+        const errors = cell ? [...cell.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')]
+            .map(e => e.textContent).filter(t => /Error|Traceback/.test(t)) : [];
+        const kernel = (document.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status;
+        return {prompt, errors, kernel}; }"""
+
+    def _cell_state(self, index: int) -> dict:
+        return self.page.evaluate(self.CELL_STATE, index)
+
+    def _wait_for_kernel(self, status: str, timeout_ms: int) -> None:
+        self.page.wait_for_selector(f".jp-Notebook-ExecutionIndicator[data-status='{status}']", timeout=timeout_ms)
+
+    def _accept_dialogs(self) -> None:
+        for dialog in self.page.locator(".jp-Dialog .jp-mod-accept").all():  # e.g. a kernel picker
+            dialog.click()
+
+    def _run_cell(self, index: int, timeout_ms: int) -> None:
+        """Run code cell ``index`` once the kernel is idle; return when it has its number and the kernel is idle."""
+        page = self.page
+        cell = page.locator(".jp-Notebook .jp-CodeCell").nth(index)
+        before = self._cell_state(index)["prompt"]
+        for attempt in range(3):  # a request the kernel never received leaves the prompt as it was
+            self._accept_dialogs()
+            self._wait_for_kernel("idle", 120_000)
+            cell.scroll_into_view_if_needed()
+            cell.locator(".jp-InputPrompt").first.click()  # selects the cell, in command mode
+            page.keyboard.press("Control+Enter")
             try:
-                page.wait_for_function(started, timeout=30_000)
+                page.wait_for_function(
+                    "([index, before]) => { const c = document.querySelectorAll('.jp-Notebook .jp-CodeCell')[index];"
+                    " const p = ((c && c.querySelector('.jp-InputPrompt')) || {}).textContent || '';"
+                    " return p !== before && /\\[(\\d+|\\*)\\]/.test(p); }",
+                    arg=[index, before], timeout=30_000)
                 break
             except Exception:
-                page.keyboard.press("Escape")
-                if attempt == 3:
-                    raise
-        self._wait_until_all_ran(timeout)
-        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
-
-    def _wait_until_all_ran(self, timeout_ms: int) -> None:
-        """Every code cell numbered ([n], not [ ] or [*]). Fails at once, with the error's text and a screenshot, when
-        a cell raised (Run All stops there) or the kernel died; accepts a dialog that appears meanwhile (a kernel
-        picker would hold the queued cells forever)."""
-        state = """() => { const cells = [...document.querySelectorAll('.jp-Notebook .jp-CodeCell')];
-            const prompts = cells.map(c => (c.querySelector('.jp-InputPrompt') || {}).textContent || '');
-            const stderr = '.jp-Notebook [data-mime-type="application/vnd.jupyter.stderr"]';
-            const errors = [...document.querySelectorAll(stderr)].map(e => e.textContent)
-                .filter(t => /Error|Traceback/.test(t));
-            const status = (document.querySelector('.jp-Notebook-ExecutionIndicator') || {dataset: {}}).dataset.status;
-            return {prompts, errors, status,
-                    done: cells.length > 0 && prompts.every(t => /\\[\\d+\\]/.test(t))}; }"""
+                if attempt == 2:
+                    self._fail(index, "it never started")
         deadline = time.monotonic() + timeout_ms / 1000
-        stalled_since, reruns = None, 0
         while True:
-            for dialog in self.page.locator(".jp-Dialog .jp-mod-accept").all():
-                dialog.click()
-            now = self.page.evaluate(state)
-            if now["done"]:
+            self._accept_dialogs()
+            now = self._cell_state(index)
+            if now["errors"]:
+                self._fail(index, "it raised: " + now["errors"][-1][-1500:])
+            if now["kernel"] == "dead":
+                self._fail(index, "the kernel died")
+            if re.fullmatch(r"\s*\[\d+\]:?\s*", now["prompt"]) and now["kernel"] == "idle":
                 return
-            # under load JupyterLab has queued only the first cells of a Run All: the kernel is idle with cells
-            # never run and no error; after 20 s of that, Run All again (at most twice)
-            stalled = now["status"] == "idle" and not now["errors"] and "[*]:" not in now["prompts"]
-            stalled_since = (stalled_since or time.monotonic()) if stalled else None
-            if stalled_since and time.monotonic() - stalled_since > 20 and reruns < 2:
-                self.page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-                self.page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
-                stalled_since, reruns = None, reruns + 1
-            problem = ("a cell raised: " + now["errors"][-1][-1500:] if now["errors"] and "[*]" not in now["prompts"]
-                       else "the kernel died" if now["status"] == "dead"
-                       else "the cells did not all run in time" if time.monotonic() > deadline else "")
-            if problem:
-                shot = self.shot("run_all_failed.png")
-                raise AssertionError(f"Run All Cells: {problem} (cell prompts {now['prompts']}, kernel "
-                                     f"{now['status']}; screenshot {shot})")
-            time.sleep(2)
+            if time.monotonic() > deadline:
+                self._fail(index, "it did not finish in time")
+            page.wait_for_timeout(500)
+
+    def _fail(self, index: int, problem: str) -> None:
+        shot = self.shot("run_all_failed.png")
+        raise AssertionError(f"running code cell {index + 1}: {problem} (screenshot {shot})")
 
     def move_latent_slider(self, name: str = "explorer", fraction: float = 0.85,
                            timeout: int = 60_000) -> tuple[Path, Path]:
@@ -180,8 +203,9 @@ class StudentBrowser:
         """
         page = self.page
         explorer = page.locator(".course-latent-explorer").first
+        explorer.wait_for(state="attached", timeout=timeout)
+        explorer.scroll_into_view_if_needed()  # a cell far from the view is not laid out (content-visibility)
         explorer.wait_for(state="visible", timeout=timeout)
-        explorer.scroll_into_view_if_needed()
         decoded = explorer.locator("img.course-latent-decoded").first
         decoded.wait_for(state="visible", timeout=timeout)
         page.wait_for_function("(img) => img.complete && img.naturalWidth > 0", arg=decoded.element_handle(),
