@@ -45,6 +45,7 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.SaveAutoGrades",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.nbgrader_ext.ShowRubric",  # added
 ]
 
 # generate_feedback: a kit notebook's feedback keeps each check's message and loses the grader's code.

@@ -51,14 +51,22 @@ def is_manual_cell(cell) -> bool:
     return is_grade(cell) and (is_solution(cell) or cell.get("cell_type") != "code")
 
 
+RUBRIC_KEY = "rubric_for"  # in a cell's "autograder" metadata: the TA's rubric under a written answer
+
+
+def is_rubric_cell(cell) -> bool:
+    """A rubric the kit put under a written answer for the TA (:mod:`autograder.nbgrader_ext.rubric`)."""
+    return RUBRIC_KEY in (cell.get("metadata", {}).get("autograder") or {})
+
+
 def is_protected(cell) -> bool:
     """Cells the student may not change: locked ones and check cells (nbgrader's ``is_locked``)."""
     return is_locked(cell)
 
 
 def is_editable(cell) -> bool:
-    """Cells the student may change: answers, written answers and cells they added."""
-    return not is_protected(cell)
+    """Cells the student may change: answers, written answers and cells they added (never a TA's rubric)."""
+    return not is_protected(cell) and not is_rubric_cell(cell)
 
 
 def check_line(grade_id: str, points: float) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.cells import is_manual_cell, points
+from autograder.cells import grade_id, is_manual_cell, points
 from autograder.coursedir import layout as course_layout
 from autograder.runner import REPO_ROOT, SOLUTIONS
 from autograder.tools import nbgrader, tool_env, venv_bin
@@ -94,8 +94,16 @@ def make_student(home: Path, student: str, exchange: Path, course: str = COURSE_
     return home
 
 
+OWN_WORDS = "My own answer: {}."  # a sample student's written answer (the solutions hold the TA's rubric there)
+
+
 def full_marks_notebook(name: str) -> nbformat.NotebookNode:
-    return nbformat.read(str(next(SOLUTIONS.glob(f"*/{name}"))), as_version=4)
+    """The solution, with the written answers in the student's own words instead of the TA's rubric."""
+    nb = nbformat.read(str(next(SOLUTIONS.glob(f"*/{name}"))), as_version=4)
+    for cell in nb.cells:
+        if is_manual_cell(cell) and cell.cell_type == "markdown":
+            cell.source = OWN_WORDS.format(grade_id(cell).replace("_", " "))
+    return nb
 
 
 def partly_wrong_notebook(name: str) -> nbformat.NotebookNode:

@@ -21,6 +21,20 @@ def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
 
 
+def rubrics(path: Path) -> dict[str, str]:
+    """grade id -> the TA's rubric, the text of each written answer cell in a solution notebook."""
+    from autograder.cells import grade_id, is_manual_cell
+
+    return {grade_id(c): c.source for c in read(path).cells if is_manual_cell(c) and c.cell_type == "markdown"}
+
+
+def plain_lines(text: str) -> list[str]:
+    """A markdown text's long lines that hold no markup: they read the same in the source, the JSON of a
+    notebook and a rendered page (what a leak test looks for)."""
+    lines = [line.strip().removeprefix("- ") for line in text.splitlines()]
+    return [line for line in lines if len(line) > 30 and not any(ch in line for ch in "*`_[]\"'\\")]
+
+
 # ---------------------------------------------------------------- small nbgrader notebooks for unit tests
 def _meta(grade_id: str, *, grade: bool, solution: bool, locked: bool, points: float | None = None) -> dict:
     meta = {"grade": grade, "grade_id": grade_id, "locked": locked, "schema_version": 3, "solution": solution,

@@ -4,7 +4,7 @@ import csv
 import pytest
 
 from autograder.course import ASSIGNMENT, _gradebook_rows, run_course_cycle
-from tests.kit import SOLUTIONS, check_cells, read
+from tests.kit import SOLUTIONS, check_cells, plain_lines, read, rubrics
 
 NOTEBOOK = "01_pca_encoder.ipynb"  # one notebook keeps this test to about a minute; `make course` runs them all
 # A course configured its own way: every folder the kit reads renamed, the gradebook outside the course.
@@ -92,3 +92,27 @@ def test_a_course_configured_its_own_way_gets_the_same_grades(course, renamed_co
     for student, notebook, score, _ in rows:
         assert report[student]["status"] == "graded" and float(report[student][notebook]) == score, report[student]
     assert float(report["ada"][nb]) == sum(check_cells(read(SOLUTIONS / NOTEBOOK)).values())
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("course_cycle")
+def test_the_rubric_is_for_the_ta_alone(course):
+    """Under each written answer of an autograded notebook (what formgrader shows the TA), the rubric the
+    solutions hold for it; nowhere in the release, nor in any student's feedback."""
+    from autograder.cells import grade_id, is_manual_cell, is_rubric_cell
+
+    found = rubrics(SOLUTIONS / NOTEBOOK)
+    phrases = [line for text in found.values() for line in plain_lines(text)]
+    root = course / "course"
+    for path in (root / "release" / ASSIGNMENT).rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not [p for p in phrases if p in text], path
+    for student in ("ada", "ben", "cy"):
+        cells = read(root / "autograded" / student / ASSIGNMENT / NOTEBOOK).cells
+        shown = {grade_id(cells[i]): cells[i + 1].source for i in range(len(cells) - 1)
+                 if is_manual_cell(cells[i]) and is_rubric_cell(cells[i + 1])}
+        assert set(shown) == set(found) and all(found[g].strip() in shown[g] for g in found), (student, shown)
+        assert sum(map(is_rubric_cell, cells)) == len(found)
+        html = (root / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")).read_text()
+        assert "Rubric for" not in html and not [p for p in phrases if p in html], student

@@ -12,9 +12,12 @@ server (a local process spawner). Over HTTP, with each user's own API token:
    leaves it untouched; both submit;
 5. the instructor collects and autogrades through the formgrader API; every check cell's score
    matches ``autograder grade --json`` on the very same submitted notebook;
-6. the TA's formgrader sees the same grades;
+6. the TA's formgrader sees the same grades; in a browser, the TA grades ada's written "Think!" answers in
+   formgrader (a score and a comment each), with each answer's rubric shown under it (screenshot); the
+   gradebook's total and `autograder report`'s CSV then include the manual points;
 7. feedback is generated and released; each student fetches it, and it shows the hidden checks'
-   messages, never their code;
+   messages, never their code, and ada's shows the TA's score and comment on each written answer, never
+   the rubric (screenshot of ada reading it in her browser);
 8. ben's browser opens his fetched notebook and runs its first code cell (screenshot);
 9. in ben's own kernel, `import autograder` fails and the grader's files cannot be read, and
    neither can the contents API reach them;
@@ -60,6 +63,8 @@ HUB_NOTEBOOKS: tuple[str, ...] | None = ("01_pca_encoder.ipynb",)
 
 INSTRUCTOR, TA, FILLS_IN, UNTOUCHED = "instructor", "ta", "ada", "ben"
 STUDENTS = (FILLS_IN, UNTOUCHED)
+OWN_ANSWER = "Ada's own answer to {}: the code keeps the coarse shape of a digit and loses its details."
+TA_COMMENT = "TA on {}: right idea; say which digits overlap and why."
 
 
 def course_notebooks() -> list[str]:
@@ -264,8 +269,8 @@ def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
             assert blanks and all("raise NotImplementedError" in source(c) for c in blanks), \
                 f"{name}'s {nb_name} has solution code in it"
             if name == FILLS_IN:
-                answers = {meta(c)["grade_id"]: source(c) for c in json.loads((SOLUTIONS / nb_name).read_text())["cells"]
-                           if meta(c).get("solution")}
+                answers = {meta(c)["grade_id"]: source(c) if c["cell_type"] == "code" else OWN_ANSWER.format(meta(c)["grade_id"])
+                           for c in json.loads((SOLUTIONS / nb_name).read_text())["cells"] if meta(c).get("solution")}
                 for cell in nb["cells"]:
                     if meta(cell).get("solution"):
                         cell["source"] = answers[meta(cell)["grade_id"]]
@@ -349,6 +354,18 @@ def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
     for x in instructor.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}"):
         assert ta_subs[x["student"]]["score"] == x["score"] and x["autograded"], (x, ta_subs)
 
+    # 6b. the TA grades the written answers in formgrader, in a browser ------------------------------
+    t0 = time.monotonic()
+    manual = _ta_grades_the_written_answers(hub, ta, notebooks, ids)
+    subs_after = {x["student"]: x for x in ta.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")}
+    before = ta_subs[FILLS_IN]["score"]
+    assert abs(subs_after[FILLS_IN]["score"] - (before + sum(v[0] for v in manual.values()))) < 1e-6, \
+        (before, subs_after[FILLS_IN], manual)
+    report = _report_after_manual_grading(settings["course_dir"])
+    assert report[FILLS_IN]["status"] == "graded" and abs(float(report[FILLS_IN]["total"]) -
+                                                          subs_after[FILLS_IN]["score"]) < 1e-6, report[FILLS_IN]
+    lap("browser: the TA grades the written answers in formgrader; the report shows them", t0)
+
     # 7. feedback ---------------------------------------------------------------------------------
     t0 = time.monotonic()
     instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/generate_feedback", timeout=600)
@@ -373,6 +390,12 @@ def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
                 assert needle not in page, f"{name}'s feedback on {nb_name} shows {needle!r}"
             leaked = sorted(line for line in code_lines if line in text)
             assert not leaked, f"{name}'s feedback on {nb_name} shows the checks' code: {leaked[:5]}"
+            rubric = sorted(line for line in rubric_lines(nb_name) if line in text)
+            assert not rubric and "Rubric for" not in text, f"{name}'s feedback on {nb_name} shows the rubric: {rubric[:3]}"
+            for (nb, gid), (score, comment, worth) in manual.items():
+                if name == FILLS_IN and nb == nb_name:
+                    assert comment in text, f"ada's feedback on {nb_name} does not show the TA's comment on {gid}"
+                    assert f"Written response (Score: {score:.1f} / {worth:.1f})" in text, (gid, score)
     lap("feedback generated, released and fetched", t0)
 
     # 8. a student runs a fetched notebook in the browser -------------------------------------------
@@ -395,6 +418,15 @@ def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
         first_line.scroll_into_view_if_needed()
         browser.page.mouse.wheel(0, -200)
         browser.shot("04_student_reads_feedback.png")
+    with StudentBrowser(hub.url, ARTIFACTS, dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)) as browser:
+        browser.login(FILLS_IN, hub.passwords()[FILLS_IN])
+        first_id = notebooks[0][: -len(".ipynb")]
+        browser.page.goto(f"{hub.url}user/{FILLS_IN}/files/{feedback_folders[FILLS_IN]}/{first_id}.html")
+        first_comment = next(comment for (nb, _), (_, comment, _) in manual.items() if nb == notebooks[0])
+        shown = browser.page.get_by_text(first_comment).first
+        shown.scroll_into_view_if_needed()
+        browser.page.mouse.wheel(0, 150)
+        browser.shot("04c_student_reads_the_ta_comment.png")
     lap("browser: open the fetched notebook and run its first code cell", t0)
 
     # 9. the grader is out of a student's reach -------------------------------------------------------
@@ -408,6 +440,87 @@ def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
     for shot in sorted(ARTIFACTS.glob("*.png")):
         assert shot.stat().st_size > 20_000 or "slider" in shot.name, f"{shot} looks empty"
     lap("a student runs part 4 and moves a latent slider", t0)
+
+
+def written_answers(nb_name: str) -> list[tuple[str, float, str]]:
+    """(grade id, points, rubric) of each written "Think!" answer of a notebook, from the solutions."""
+    cells = json.loads((SOLUTIONS / nb_name).read_text())["cells"]
+    return [(meta(c)["grade_id"], float(meta(c)["points"]), source(c)) for c in cells
+            if meta(c).get("solution") and meta(c).get("grade") and c["cell_type"] == "markdown"]
+
+
+def plain_lines(rubric: str) -> list[str]:
+    """The rubric's lines without markdown in them, as they read on a rendered page."""
+    lines = [line.strip().removeprefix("- ") for line in rubric.splitlines()]
+    return [line for line in lines if len(line) > 30 and not any(ch in line for ch in "*`_[]\"'")]
+
+
+def rubric_lines(nb_name: str) -> set[str]:
+    """Distinctive lines of a notebook's rubrics (what must never reach a student)."""
+    return {line for _, _, rubric in written_answers(nb_name) for line in plain_lines(rubric)}
+
+
+def _ta_grades_the_written_answers(hub: CourseHub, ta, notebooks: list[str], ids: list[str]) -> dict:
+    """The TA, in a browser, opens formgrader's page of ada's notebooks and gives each written answer a score
+    (half its points) and a comment, which formgrader saves itself; the rubric is on the page, under the answer.
+    Returns {(notebook, grade id): (score, comment, points)} once the gradebook holds every one of them."""
+    from tests.jupyterhub_browser import StudentBrowser
+
+    given = {}
+    with StudentBrowser(hub.url, ARTIFACTS, dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)) as browser:
+        browser.login(TA, hub.passwords()[TA])
+        page = browser.page
+        for nb_id, nb_name in zip(ids, notebooks):
+            sub = next(x for x in ta.json("GET", f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{nb_id}")
+                       if x["student"] == FILLS_IN)
+            page.goto(f"{hub.url}user/{TA}/formgrader/submissions/{sub['id']}/")
+            answers = written_answers(nb_name)
+            for gid, worth, rubric in answers:
+                score, comment = worth / 2, TA_COMMENT.format(gid)
+                box = page.locator(f"textarea[id='{gid}-comment']")
+                box.scroll_into_view_if_needed()
+                box.fill(comment)
+                box.press("Tab")  # formgrader saves a comment or a score when its box loses the focus
+                page.locator(f"input.score[id='{gid}']").fill(f"{score:g}")
+                page.locator(f"input.score[id='{gid}']").press("Tab")
+                given[(nb_name, gid)] = (score, comment, worth)
+                text = page.locator("body").inner_text()
+                assert f"Rubric for {gid}" in text and plain_lines(rubric)[0] in text, \
+                    f"formgrader does not show the rubric of {gid} to the TA"
+            _wait_for_manual_grades(ta, sub["id"], {gid: given[(nb_name, gid)] for gid, _, _ in answers})
+            if nb_name == notebooks[0]:
+                page.locator(f"textarea[id='{answers[0][0]}-comment']").scroll_into_view_if_needed()
+                page.mouse.wheel(0, -250)
+                browser.shot("04b_ta_grades_a_written_answer_with_its_rubric.png")
+    return given
+
+
+def _wait_for_manual_grades(ta, submission_id: str, wanted: dict, timeout: float = 60) -> None:
+    """Until the gradebook holds each score and comment (formgrader saves them asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        grades = {g["name"]: g["manual_score"] for g in ta.json("GET", "formgrader/api/grades",
+                                                                params={"submission_id": submission_id})}
+        comments = {c["name"]: c["manual_comment"] for c in ta.json("GET", "formgrader/api/comments",
+                                                                    params={"submission_id": submission_id})}
+        missing = {gid: (grades.get(gid), comments.get(gid)) for gid, (score, comment, _) in wanted.items()
+                   if grades.get(gid) != score or comments.get(gid) != comment}
+        if not missing:
+            return
+        assert time.monotonic() < deadline, f"formgrader did not save the TA's grades: {missing}"
+        time.sleep(0.5)
+
+
+def _report_after_manual_grading(course_dir: str) -> dict:
+    """`autograder report` on the hub's course (into the artifacts): its students.csv, by student."""
+    import csv
+
+    out = ARTIFACTS / "report"
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "report", course_dir, ASSIGNMENT, "--out", str(out)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    with open(out / "students.csv") as f:
+        return {row["student"]: row for row in csv.DictReader(f)}
 
 
 PART4 = "04_autoencoder.ipynb"

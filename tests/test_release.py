@@ -5,7 +5,7 @@ import re
 import pytest
 
 from autograder.cells import check_line, is_check_cell, is_kit_notebook
-from tests.kit import REPO, RELEASE, SOLUTIONS, check_cells, nbgrader_meta, notebooks, read
+from tests.kit import REPO, RELEASE, SOLUTIONS, check_cells, nbgrader_meta, notebooks, plain_lines, read, rubrics
 
 
 def test_every_notebook_has_a_release():
@@ -64,6 +64,19 @@ def test_release_holds_no_solution_and_no_hidden_check(notebook):
     hidden = [line for line in _hidden_check_lines() if line in sources]
     assert not hidden, f"hidden-check code in the release: {hidden[:3]}"
     assert "pytest.mark" not in release_text and "def test_" not in release_text
+
+
+@pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
+def test_the_tas_rubrics_are_not_in_the_release(notebook):
+    """Each written answer of the solutions holds its rubric; the student's copy has only the answer box."""
+    found = rubrics(notebook)
+    assert found and all(len(plain_lines(text)) >= 2 for text in found.values()), found
+    release_text = (RELEASE / notebook.name).read_text()
+    leaked = [line for text in found.values() for line in plain_lines(text) if line in release_text]
+    assert not leaked, f"rubric lines in the release: {leaked[:3]}"
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in read(RELEASE / notebook.name).cells
+               if c.metadata.get("nbgrader", {}).get("grade_id") in found}
+    assert answers == {gid: "YOUR ANSWER HERE" for gid in found}, answers
 
 
 @pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)

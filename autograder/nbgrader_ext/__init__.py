@@ -7,6 +7,7 @@ from autograder.nbgrader_ext.kit_execute import KitExecute
 from autograder.nbgrader_ext.named_stubs import NamedClearSolutions
 from autograder.nbgrader_ext.require_score import RequireScore
 from autograder.nbgrader_ext.restore_cells import RestoreFromSource
+from autograder.nbgrader_ext.rubric import ShowRubric
 from autograder.nbgrader_ext.strip_feedback import StripFeedback
 
-__all__ = ["KitExecute", "NamedClearSolutions", "RequireScore", "RestoreFromSource", "StripFeedback"]
+__all__ = ["KitExecute", "NamedClearSolutions", "RequireScore", "RestoreFromSource", "ShowRubric", "StripFeedback"]

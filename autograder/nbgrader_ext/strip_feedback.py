@@ -4,6 +4,7 @@ nbgrader's ``generate_feedback`` renders every cell's source and outputs, traceb
 and a traceback raised inside the ``autograder`` package shows its file path and source lines.
 This preprocessor, run before the HTML export:
 
+* drops the TA's rubric cells (:mod:`autograder.nbgrader_ext.rubric`);
 * cuts ``### BEGIN HIDDEN TESTS`` regions out of every cell's source;
 * reduces the traceback of a check cell to its last line, and drops traceback frames that point
   into the grader's packages from any other cell;
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from nbgrader.preprocessors import NbGraderPreprocessor
 
-from autograder.cells import is_check_cell
+from autograder.cells import is_check_cell, is_rubric_cell
 from autograder.nbgrader_ext.kit import kit_source
 from autograder.report import MIME
 
@@ -62,6 +63,7 @@ class StripFeedback(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         if kit_source(self.config, resources, self) is None:
             return nb, resources
+        nb.cells = [cell for cell in nb.cells if not is_rubric_cell(cell)]  # the TA's, never the student's
         return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
