@@ -68,6 +68,10 @@ class UserClient:
         self.hub, self.name, self.token = hub, name, token
         self.session = requests.Session()
         self.session.headers["Authorization"] = f"token {token}"
+        # A new connection per request: the proxy closes a keep-alive connection after 5 idle seconds, and a
+        # request sent on it at that moment is reset before the server ever sees it (a student's client idles
+        # while the other student works).
+        self.session.headers["Connection"] = "close"
         self.base = f"{hub.url}user/{name}/"
 
     def request(self, method: str, path: str, *, expect: int | tuple = 200, timeout: float = 120, **kw):
@@ -118,6 +122,7 @@ class CourseHub:
         self.seen: dict[int, tuple[int, float]] = {}
         self.admin = requests.Session()
         self.admin.headers["Authorization"] = f"token {self.admin_token}"
+        self.admin.headers["Connection"] = "close"  # as UserClient's: no idle keep-alive for the proxy to reset
         self.users: dict[str, UserClient] = {}
 
     # ---------------------------------------------------------------- start
