@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 
-# A local MNIST copy beside the project (../shared/data) is used when it exists; see student/course_utils/data.py.
+# A local MNIST copy beside the project (../shared/data) is used when it exists; see course_utils/data.py.
 SHARED_DATA := $(abspath ../shared/data)
 ifneq ($(wildcard $(SHARED_DATA)/MNIST/raw),)
 export COURSE_DATA_DIR ?= $(SHARED_DATA)

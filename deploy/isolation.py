@@ -34,7 +34,7 @@ def build_student_env(root: Path, python: str = sys.executable) -> Path:
     """``<root>/student-env`` with the student distribution in it (rebuilt when the kit's student package changes)."""
     env = Path(root) / "student-env"
     stamp = env / "kit-student.json"
-    wanted = {"student": _tree_stamp(KIT / "student"), "python": python}
+    wanted = {"student": _tree_stamp(KIT / "student") + _tree_stamp(KIT / "course_utils"), "python": python}
     if stamp.is_file() and json.loads(stamp.read_text()) == wanted:
         return env
     if env.exists():
