@@ -27,6 +27,8 @@ import sys
 import time
 from pathlib import Path
 
+from autograder.source import python_source
+
 LATENT_SIZES = (2, 32)
 
 
@@ -44,15 +46,6 @@ def part4_cells() -> dict | None:
             cells["__path__"] = path
             return cells
     return None
-
-
-def _code(source: str) -> str:
-    """A cell's source as plain Python: IPython-only lines (magics, shell escapes) become ``pass``."""
-    lines = source.splitlines()
-    if lines and lines[0].lstrip().startswith("%%"):
-        lines = lines[1:]
-    return "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
-                     else line for line in lines)
 
 
 def _train_as_notebook(cells: dict, shift: int) -> tuple[dict, dict[int, float]]:
@@ -86,10 +79,10 @@ def _train_as_notebook(cells: dict, shift: int) -> tuple[dict, dict[int, float]]
 
     ns: dict = {"__name__": "__calibrate__"}
     with contextlib.redirect_stdout(io.StringIO()):
-        exec(compile(_code(cells["setup"].source), "<setup>", "exec"), ns)
+        exec(compile(python_source(cells["setup"].source), "<setup>", "exec"), ns)
         ns.update(Encoder=ref.Encoder, Decoder=ref.Decoder, Autoencoder=Autoencoder,
                   train_autoencoder=train_autoencoder, set_seed=set_seed, make_loader=make_loader)
-        exec(compile(_code(cells["train_models"].source), "<train_models>", "exec"), ns)
+        exec(compile(python_source(cells["train_models"].source), "<train_models>", "exec"), ns)
     plt.close("all")
     return ns["ae_models"], seconds
 
@@ -191,11 +184,10 @@ def summarize(per: list[dict]) -> dict:
 
 def calibrate(seeds: list[int], progress=None) -> dict:
     """Both budgets over ``seeds``: {"seeds", "budgets": {name: {"describe", "latent": {k: summary}}}}."""
-    import torch
-
     from autograder import limits
+    from course_utils.threads import cap_torch_threads
 
-    torch.set_num_threads(limits.TORCH_THREADS)
+    cap_torch_threads(limits.TORCH_THREADS)
     cells = part4_cells()
     described = budget_descriptions(cells)
     out = {"seeds": list(seeds), "budgets": {}}

@@ -28,24 +28,31 @@ class Reading:
     dynamic: list = field(default_factory=list)  # lines that look names up at run time
 
 
-def _parse(cells) -> list[ast.Module]:
+def python_source(source: str) -> str:
+    """A notebook cell as plain Python: IPython-only lines (magics, shell escapes) become ``pass`` at their own
+    indentation (blocks stay valid), and a cell magic's first line is dropped."""
+    lines = source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        lines = lines[1:]
+    return "\n".join(line[: len(line) - len(line.lstrip())] + "pass" if line.lstrip().startswith(("%", "!"))
+                     else line for line in lines)
+
+
+def parse_cells(cells) -> list[ast.Module]:
+    """The syntax tree of each ``(name, source)`` cell that parses (one that does not is left out)."""
     trees = []
     for _, source in cells:
         try:
-            trees.append(ast.parse(_without_magics(source)))
+            trees.append(ast.parse(python_source(source)))
         except SyntaxError:
             continue
     return trees
 
 
-def _without_magics(source: str) -> str:
-    return "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-
-
 def definitions(cells) -> dict[str, ast.AST]:
     """The student's top-level functions and classes (and ``name = lambda ...``) by name; later ones win."""
     found: dict[str, ast.AST] = {}
-    for tree in _parse(cells):
+    for tree in parse_cells(cells):
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 found[node.name] = node
@@ -59,7 +66,7 @@ def definitions(cells) -> dict[str, ast.AST]:
 def import_aliases(cells) -> dict[str, str]:
     """Names bound by imports anywhere in the notebook: alias -> the imported name's last part."""
     aliases = {}
-    for tree in _parse(cells):
+    for tree in parse_cells(cells):
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom):
                 for alias in node.names:

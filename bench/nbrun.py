@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from autograder import cells as kitcells
+from autograder.source import python_source
 
 from bench.measure import SUBPROCESS_TIMEOUT, TreeMemory, children_cpu, unique_mb, vm_hwm_mb
 
@@ -44,21 +45,6 @@ def grading_view(nb):
         if kitcells.is_check_cell(cell):
             cell.source = CHECK_CALL.format(grade_id=kitcells.grade_id(cell))
     return nb
-
-
-def strip_magics(source: str) -> str:
-    """IPython-only lines become ``pass`` (keeping blocks valid); a cell magic's first line is dropped."""
-    lines = source.splitlines()
-    if lines and lines[0].lstrip().startswith("%%"):
-        lines = lines[1:]
-    out = []
-    for line in lines:
-        stripped = line.lstrip()
-        if stripped.startswith(("%", "!")):
-            out.append(line[: len(line) - len(stripped)] + "pass")
-        else:
-            out.append(line)
-    return "\n".join(out)
 
 
 # Each cell runs even if one before it failed. As in a kernel, a cell's last expression is evaluated
@@ -102,7 +88,7 @@ print("BENCH-RESULT", json.dumps({{"cell_errors": errors, "check_cells": checked
 
 def floor_script(nb) -> str:
     """The notebook's code cells as one plain Python script."""
-    cells = [(i, strip_magics(c.source)) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    cells = [(i, python_source(c.source)) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
     return FLOOR_RUNNER.format(cells=json.dumps(cells))
 
 

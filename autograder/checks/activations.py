@@ -22,7 +22,7 @@ import torch
 from autograder import graph
 from autograder.reference import activations as ref
 from autograder.remote import BadReply, Handle, RemoteError
-from autograder.source import calls_builtin, definitions
+from autograder.source import calls_builtin, definitions, parse_cells
 from autograder.student import (StudentError, call, call_pure, expect_finite, expect_shape, get,
                                 is_class, is_instance, plain, remote_failure, type_name)
 from course_utils.diagnose import diagnose_training
@@ -218,13 +218,6 @@ def _dtype_shape(ns, name, **kwargs):
 
 
 # ---------------------------------------------------------------- "is your own", read from the source
-def _parsed(cells):
-    for _, source in cells:
-        lines = "\n".join("" if line.lstrip().startswith(("%", "!")) else line for line in source.splitlines())
-        try:
-            yield ast.parse(lines)
-        except SyntaxError:
-            continue
 
 
 def _bindings(stmt, name: str):
@@ -277,7 +270,7 @@ def _own_definition(cells, name: str) -> str:
     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _blank(node):
         return remote_failure(RemoteError("blank", "NotImplementedError", ""), name)
     last = None
-    for tree in _parsed(cells):
+    for tree in parse_cells(cells):
         for stmt in tree.body:
             for binding in _bindings(stmt, name):
                 last = binding
