@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import os
 
+from course_utils.threads import cap_torch_threads, threads_from_env
+
 
 def _number(name: str, default: float) -> float:
     try:
@@ -28,7 +30,7 @@ CHECK_TIMEOUT = _number("AUTOGRADER_CHECK_TIMEOUT", 60)
 CELL_TIMEOUT = int(_number("AUTOGRADER_CELL_TIMEOUT", 300))
 NOTEBOOK_TIMEOUT = int(_number("AUTOGRADER_NOTEBOOK_TIMEOUT", 900))
 MEMORY_MB = int(_number("AUTOGRADER_MEMORY_MB", 3072))
-TORCH_THREADS = int(_number("COURSE_TORCH_THREADS", 1))
+TORCH_THREADS = threads_from_env(1)  # COURSE_TORCH_THREADS, read where the notebooks read it
 
 
 def _settings() -> dict:
@@ -54,4 +56,4 @@ def configure_process() -> None:
     import sys
 
     if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(TORCH_THREADS)
+        cap_torch_threads(TORCH_THREADS)

@@ -188,11 +188,9 @@ class Server:
         self.handles.clear()
         torch.manual_seed(int(content.get("seed", 0)))
         torch.set_grad_enabled(True)
-        from course_utils.seed import default_threads
+        from course_utils.threads import cap_torch_threads
 
-        threads = default_threads()
-        if torch.get_num_threads() != threads:
-            torch.set_num_threads(threads)
+        cap_torch_threads()
         return None
 
     def op_end(self, content, args):
