@@ -29,3 +29,14 @@ def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedP
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
         raise RuntimeError(f"nbgrader {' '.join(args)} failed with exit code {proc.returncode}")
     return proc
+
+
+# The MNIST copy a development machine keeps beside the kit's checkout (the Makefile exports the same).
+SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+
+
+def with_local_data(env: dict) -> dict:
+    """``env`` with ``COURSE_DATA_DIR`` pointing at ``../shared/data`` when it holds MNIST and ``env`` names none."""
+    if "COURSE_DATA_DIR" not in env and (SHARED_DATA / "MNIST" / "raw").is_dir():
+        env["COURSE_DATA_DIR"] = str(SHARED_DATA)
+    return env

@@ -8,7 +8,6 @@ from typing import Callable
 REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions" / "autoencoders"
 ASSIGNMENT = "autoencoders"
-SHARED_DATA = REPO.parent / "shared" / "data"
 #: --quick measures one notebook: this one when it exists (the cheapest to run and grade), else the first.
 QUICK_NOTEBOOK = "02_linear_layers.ipynb"
 

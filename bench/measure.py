@@ -17,10 +17,9 @@ from typing import Callable
 from autograder import limits
 from autograder.procs import Poller, tree_rss
 
-from bench.context import SHARED_DATA
+from autograder.tools import with_local_data
 
 SUBPROCESS_TIMEOUT = 3600  # no single measured command may hang the benchmark for longer
-_GRADING_MARK = "AUTOGRADER_GRADING"  # set by limits.grading_env: only grading processes carry it
 _CALLER_ENV = dict(os.environ)  # as the benchmark was started (bench/run.py adds the settings below to it)
 
 
@@ -32,9 +31,7 @@ def say(*args) -> None:
 # ====================================================================== environments
 def _common(base: dict | None = None) -> dict:
     """The caller's environment, the local MNIST copy when there is one, this environment's bin first on PATH."""
-    env = dict(os.environ if base is None else base)
-    if "COURSE_DATA_DIR" not in env and (SHARED_DATA / "MNIST" / "raw").is_dir():
-        env["COURSE_DATA_DIR"] = str(SHARED_DATA)
+    env = with_local_data(dict(os.environ if base is None else base))
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     return env
 
@@ -45,11 +42,9 @@ def grading_env() -> dict:
 
 
 def base_env() -> dict:
-    """Every other measured process (start-up probes, the autograder CLI): the grader's thread caps, not
-    marked as grading (the CLI sets up its own grading kernels)."""
-    env = grading_env()
-    env.pop(_GRADING_MARK, None)
-    return env
+    """Every other measured process (start-up probes, the autograder CLI): the grader's thread caps (the CLI
+    sets up its own grading kernels)."""
+    return grading_env()
 
 
 def student_kernel_env() -> dict:

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 from torch.utils.data import DataLoader, Dataset, Subset, TensorDataset
 
-from course_utils.paths import CACHE_ENV, DATA_ENV, OFFLINE_ENV, cache_dir, fresh_copy  # noqa: F401 (re-exported)
+from course_utils.paths import CACHE_ENV, DATA_ENV, OFFLINE_ENV, cache_dir, data_dir, fresh_copy  # noqa: F401 (re-exported)
 
 RAW_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -65,8 +65,8 @@ def _candidate_roots(root) -> list[Path]:
     roots = []
     if root is not None:
         roots.append(Path(root).expanduser())
-    if os.environ.get(DATA_ENV):
-        roots.append(Path(os.environ[DATA_ENV]).expanduser())
+    if data_dir() is not None:
+        roots.append(data_dir())
     roots.append(cache_dir())
     return roots
 
@@ -185,10 +185,16 @@ def load_mnist_flat(split: str = "train", n: int | None = None, seed: int = 0, r
     ``n`` picks a fixed random subset (the same for the same ``seed``); None keeps the whole split.
     """
     images, labels = mnist_tensors(split, root=root, download=download)
+    return float_subset(images, labels, n, seed, flat)
+
+
+def float_subset(images: torch.Tensor, labels: torch.Tensor, n: int | None = None, seed: int = 0,
+                 flat: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """The fixed subset of ``load_mnist_flat`` out of a split's uint8 ``images`` and ``labels`` (new tensors)."""
     idx = fixed_subset_indices(len(labels), n, seed)
     X = images[idx].float().div_(255.0)
     X = X.reshape(len(idx), -1) if flat else X.unsqueeze(1)
-    return X, labels[idx]
+    return X, labels[idx].clone()
 
 
 def subset(dataset: Dataset, n: int, seed: int = 0) -> Subset:

@@ -4,14 +4,13 @@ from pathlib import Path
 import pytest
 
 from autograder.limits import configure_process
+from autograder.tools import with_local_data
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
 
 # Tests run like the grader: one torch thread, headless plots (autograder.limits), a local MNIST copy.
 configure_process()
-if "COURSE_DATA_DIR" not in os.environ and (SHARED_DATA / "MNIST" / "raw").is_dir():
-    os.environ["COURSE_DATA_DIR"] = str(SHARED_DATA)
+with_local_data(os.environ)
 
 
 def pytest_configure(config):

@@ -1,9 +1,9 @@
-"""Grader-held MNIST: both splits read once, before any student code runs, and kept in memory.
+"""Grader-held MNIST, on the trusted side: both splits read once and kept in this process's memory.
 
-The grading kernel calls :func:`preload` at start-up. From then on the hidden checks take their
-digits from this in-memory copy, never from the data cache on disk, which the student's code can
-write to while it runs. Subsets are the ones ``course_utils.data.load_mnist_flat`` gives for the
-same ``n`` and ``seed``, so the reference figures in the checks and the benchmark agree.
+The hidden checks take their digits from this in-memory copy; the grading kernel never sees it (it may read
+the MNIST folder, never write it, and the digits the checks hold out never enter it). Subsets are the ones
+``course_utils.data.load_mnist_flat`` gives for the same ``n`` and ``seed`` (one function makes both), so the
+reference figures in the checks and the benchmark agree.
 """
 from __future__ import annotations
 
@@ -24,14 +24,10 @@ def preload() -> None:
 def mnist_flat(split: str, n: int | None = None, seed: int = 0, flat: bool = True
                ) -> tuple[torch.Tensor, torch.Tensor]:
     """Like ``load_mnist_flat(split, n, seed, flat=flat)``, from the grader's own copy of the split."""
-    from course_utils.data import fixed_subset_indices
+    from course_utils.data import float_subset
 
     preload()
-    images, labels = _SPLITS[split]
-    idx = fixed_subset_indices(len(labels), n, seed)
-    X = images[idx].float().div_(255.0)
-    X = X.reshape(len(idx), -1) if flat else X.unsqueeze(1)
-    return X, labels[idx].clone()
+    return float_subset(*_SPLITS[split], n, seed, flat)
 
 
 def notebook_digits():
