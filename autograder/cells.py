@@ -14,14 +14,11 @@ Built on nbgrader's own predicates (``nbgrader.utils.is_grade``/``is_solution``/
 """
 from __future__ import annotations
 
-import re
 
 from nbgrader.utils import is_grade, is_locked, is_solution
 
 KIT_KEY = "autograder"  # notebook metadata key that marks a kit notebook: {"unit": ...}
 CHECK_LINE = "0  # Hidden checks for {grade_id} ({points:g} points) run here when graded."
-_CHECK_LINE = re.compile(r"^0  # Hidden checks for (?P<grade_id>\S+) \((?P<points>[0-9.]+) points?\) "
-                         r"run here when graded\.$")
 
 
 def nbgrader_meta(cell) -> dict:
@@ -76,11 +73,6 @@ def check_line(grade_id: str, points: float) -> str:
     (nbgrader gives full marks to a test cell with no output at all).
     """
     return CHECK_LINE.format(grade_id=grade_id, points=points)
-
-
-def parse_check_line(source: str) -> tuple[str, float] | None:
-    match = _CHECK_LINE.match(source.strip())
-    return (match["grade_id"], float(match["points"])) if match else None
 
 
 def is_kit_notebook(nb) -> bool:

@@ -59,7 +59,6 @@ def parse_args(argv=None, names: list[str] = ()):
     p.add_argument("--notebook", action="append",
                    help="measure only this notebook (file name; repeatable). Default: all; --quick: the first")
     p.add_argument("--students", type=int, help="class size (default 20; --quick 2)")
-    p.add_argument("--seeds", type=int, help="ignored: model quality moved to `python -m autograder.calibrate`")
     p.add_argument("--jobs", default="1,2", help="class-grade -j values to compare (default 1,2)")
     p.add_argument("--repeats", type=int, help="repeats of each start-up timing (default 3; --quick 1)")
     p.add_argument("--keep", help="build the temporary courses here and keep them")
@@ -131,8 +130,6 @@ def main(argv=None) -> int:
         if isinstance(problem, str):
             print(f"bench: {problem}", file=sys.stderr)
             return 2
-    if args.seeds is not None:
-        say("--seeds is ignored: model quality is `python -m autograder.calibrate --seeds N` now")
     os.environ.update({k: v for k, v in base_env().items() if k not in os.environ})
     b = make_bench(args, notebooks)
     started = time.perf_counter()

@@ -71,10 +71,7 @@ def test_outside_a_kernel_the_explorer_is_a_static_grid():
     assert len(fig.axes) == 2 * 5  # one row per latent coordinate
 
 
-def test_grading_runs_and_the_switch_force_the_static_grid(monkeypatch):
-    monkeypatch.setenv("AUTOGRADER_GRADING", "1")
-    assert widget_frontend() == (False, "a grading run")
-    monkeypatch.delenv("AUTOGRADER_GRADING")
+def test_the_switch_forces_the_static_grid(monkeypatch):
     monkeypatch.setenv("COURSE_WIDGETS", "0")
     assert widget_frontend()[0] is False
 
@@ -123,7 +120,6 @@ def _execute_headless(cells: list[str], tmp_path: Path):
     nb = new_notebook(cells=[new_code_cell(c) for c in cells])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     env = dict(os.environ)
-    env.pop("AUTOGRADER_GRADING", None)
     NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute(
         env=env)
     return nb
@@ -155,7 +151,6 @@ def jupyter_lab(tmp_path):
     port, token = _free_port(), secrets.token_hex(16)
     env = dict(os.environ, HOME=str(home), JUPYTER_CONFIG_DIR=str(home / "config"),
                JUPYTER_RUNTIME_DIR=str(home / "runtime"), IPYTHONDIR=str(home / "ipython"))
-    env.pop("AUTOGRADER_GRADING", None)
     env.pop("MPLBACKEND", None)  # the kernel's inline backend, as on a student's server
     log = open(tmp_path / "lab.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1",

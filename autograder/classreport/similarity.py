@@ -289,6 +289,4 @@ def similar_pairs(data: ClassData, top: int = TOP, above: float = SHOW_ABOVE) ->
     return result
 
 
-def pairs_of(result: Similarity, student: str) -> list[Pair]:
-    return [p for p in result.pairs if student in (p.a, p.b)]
 

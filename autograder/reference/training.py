@@ -9,7 +9,6 @@ Conventions (the notebook states them too):
 """
 from __future__ import annotations
 
-import math
 
 import torch
 from torch.utils.data import Subset
@@ -97,5 +96,3 @@ def features(history: dict) -> dict:
             "train_fell_after_best": train[-1] < train[best]}
 
 
-def finite_history(history: dict) -> bool:
-    return all(math.isfinite(v) for key in ("train_loss", "val_loss") for v in history[key])
