@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder import limits
+from autograder.report import CannotGrade
 from autograder.coursedir import CourseConfigError, CourseLayout, outcomes_path
 from autograder.coursedir import layout as course_layout
 from autograder.tools import tool_env, venv_bin
@@ -52,10 +53,6 @@ class StudentOutcome:
     review: list[str] = field(default_factory=list)  # audit flags and cells not graded (tampering suspected)
     worker: str = ""  # the Dask worker(s) that executed the student's notebooks
     alone: list[str] = field(default_factory=list)  # notebooks graded again alone after their workers died
-
-
-class CannotGrade(Exception):
-    """Nothing can be graded: the reason is one line for the TA."""
 
 
 def gradebook_score(layout: CourseLayout, assignment: str, student: str) -> tuple[float, float]:

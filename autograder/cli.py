@@ -22,7 +22,8 @@ def _grade(args) -> int:
 
     zygote.start(isolation.shared_kernel_env())  # it loads while this process loads the checks
     from autograder.report import notebook_table
-    from autograder.runner import CannotGrade, grade_notebook
+    from autograder.report import CannotGrade
+    from autograder.runner import grade_notebook
 
     status = 0
     for submission in args.submission:  # one run: the grading kernels of every notebook share one start-up

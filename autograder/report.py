@@ -6,6 +6,11 @@ from dataclasses import asdict, dataclass, field
 MIME = "application/vnd.autograder.cell+json"
 
 
+class CannotGrade(Exception):
+    """Nothing can be graded: an unreadable notebook, no source notebook, an unreachable Dask scheduler, workers
+    that cannot load the grader. The message is one line for the TA."""
+
+
 @dataclass
 class CheckResult:
     name: str  # what the check checks (its docstring's first line)

@@ -12,15 +12,11 @@ from pathlib import Path
 import nbformat
 
 from autograder import cells as kitcells
-from autograder.report import NotebookResult
+from autograder.report import CannotGrade, NotebookResult
 from autograder.restore import restore
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO_ROOT / "solutions"
-
-
-class CannotGrade(Exception):
-    """The notebook cannot be graded at all (unreadable, or no source notebook found)."""
 
 
 def find_source(submission: Path, solutions: Path = SOLUTIONS) -> Path:
