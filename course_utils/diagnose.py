@@ -124,84 +124,115 @@ def diagnose_training(history: Sequence[float] | None, baseline: float, *, final
     final = values[-1] if final is None and values else final
     if final is None:
         raise ValueError("diagnose_training needs a loss history or a final figure")
-    facts: list[str] = []
-    fall = recent_fall(values)
-    looks = output_facts(outputs, inputs) if outputs is not None and inputs is not None else None
-
+    run = _Run(values, final, baseline, target, what, baseline_name, budget, loop_is_fixed, loop,
+               recent_fall(values),
+               output_facts(outputs, inputs) if outputs is not None and inputs is not None else None)
     if linear_floor is not None and final >= BASELINE_TOLERANCE * linear_floor and \
             (final < BASELINE_TOLERANCE * baseline or linear_floor >= BASELINE_TOLERANCE * baseline):
-        facts.append(f"The {what} ends at {final:.4f}, no better than the best linear fit ({linear_floor:.4f}): the "
-                     f"network behaves as one linear map, however long it trains.")
-        if target is not None:
-            facts.append(f"The target is {target:.4f}.")
-        return Diagnosis(CAPACITY, facts, list(capacity_fixes) or [
-            "A nonlinearity between the linear layers: without one a stack of linear layers is one linear map."])
-
+        return _stuck_at_linear(run, linear_floor, capacity_fixes)
     stuck = sum(v >= BASELINE_TOLERANCE * baseline for v in values)
     plateau = len(values) >= 3 and stuck > len(values) / 2 and (target is None or final > target)
     if final >= BASELINE_TOLERANCE * baseline or plateau:
-        kind = NOT_LEARNING
-        if final >= BASELINE_TOLERANCE * baseline:
-            facts.append(f"The {what} ends at {final:.4f}, at or above {baseline:.4f}, which is what "
-                         f"{baseline_name} gives (the baseline): the model has learned nothing useful.")
-        else:
-            facts.append(f"The {what} ends at {final:.4f}, only a little below {baseline:.4f}, which is what "
-                         f"{baseline_name} gives (the baseline): for {stuck} of its {len(values)} "
-                         f"{'epochs' if len(values) < 20 else 'steps'} the training loss stayed there or above (within 2%), "
-                         f"and it only started to learn at the very end. A run like this may leave that plateau "
-                         f"in time or not, by chance.")
-        if values and len(values) > 1:
-            facts.append("Its training loss went " + ", ".join(f"{v:.4f}" for v in values[:8])
-                         + (", ..." if len(values) > 8 else "") + (f", {values[-1]:.4f}." if len(values) > 8 else "."))
-        fixes = []
-        dark, bright = looks is not None and looks["mean"] < 0.05, looks is not None and looks["mean"] > 0.95
-        saturated = looks is not None and looks["variation"] < 0.05 and (dark or bright)
-        if looks is not None and looks["variation"] < 0.05:
-            colour = (f"almost black (mean pixel {looks['mean']:.2f})" if dark else
-                      f"almost white (mean pixel {looks['mean']:.2f})" if bright else
-                      f"a flat grey (mean pixel {looks['mean']:.2f})")
-            facts.append(f"It returns the same output for every input, {colour}.")
-        output_fix = ("The output layer saturates: the sigmoid's inputs are pushed far below 0, it outputs ~0 with a "
-                      "gradient of ~0, and the ReLU units feeding it die, so nothing can move again. In a "
-                      "convolutional decoder the usual culprit is the ReLU right after the Linear that expands the "
-                      "code: with only k inputs, most of its units end up negative for every code. Remove that ReLU "
-                      "(the ConvTranspose2d layers after it keep theirs), or put a small hidden layer between the "
-                      "code and it (Linear(k, 64), ReLU, Linear(64, ...)). Then look at model(x).min() and .max() "
-                      "after a few hundred steps.")
-        lr_fix = ("The learning rate: too large and the first steps throw the weights where the units die or the "
-                  "loss jumps about; too small and the loss barely moves. Adam between 1e-3 and 3e-3 suits "
-                  "these models.")
-        if loop_is_fixed:
-            lr_fix = (f"The learning rate and zero_grad are not the problem here: this is {loop}. So the model is "
-                      f"what fails to learn at that rate: a saturated output (see the other point), a deep stack of "
-                      f"ReLUs whose units die in the first steps, or a model that only learns at a smaller rate.")
-        zero_fix = ("zero_grad: call optimizer.zero_grad() once per batch, before loss.backward(); without it "
-                    "the gradients of every earlier batch pile up.")
-        fixes = [output_fix, lr_fix] if saturated else [lr_fix, output_fix]
-        if not loop_is_fixed:
-            fixes.append(zero_fix)
-        if not_learning_fixes is not None:
-            fixes = list(not_learning_fixes)
-        return Diagnosis(kind, facts, fixes)
+        return _not_learning(run, stuck, not_learning_fixes)
+    if run.fall is not None and run.fall > FAST_FALL:
+        return _too_slow(run, slow_fixes)
+    return _flat_out(run, capacity_fixes)
 
-    if fall is not None and fall > FAST_FALL:
-        kind = TOO_SLOW
-        facts.append(f"The {what} ends at {final:.4f}, below the baseline {baseline:.4f}, so it learns; but the "
-                     f"training loss was still falling fast at the end ({_pct(fall)} in the last "
-                     f"{'tenth' if len(values) >= 20 else 'epoch'}, to {values[-1]:.4f}): it would keep "
-                     f"improving with more training, and {budget} is fixed.")
-        fixes = list(slow_fixes) or [
-            "A model that learns faster: fewer layers (or wider ones), no heavy regularisation (dropout, "
-            "weight decay) while it has to learn quickly.",
-            "In your own loop: a somewhat larger learning rate, or more epochs."]
-        if loop_is_fixed:
-            fixes = [f for f in fixes if not f.startswith("In your own loop")]
-        return Diagnosis(kind, facts, fixes)
 
-    kind = CAPACITY if target is None or final > target else FINE
-    facts.append(f"The {what} ends at {final:.4f}, below the baseline {baseline:.4f}, and the training loss has "
-                 f"flattened out ({_pct(fall or 0.0)} in the last "
-                 f"{'tenth' if len(values) >= 20 else 'epoch'}): more training would not change much.")
+@dataclass
+class _Run:
+    """What :func:`diagnose_training` was told of a run, and the two facts it works out first."""
+
+    values: list
+    final: float
+    baseline: float
+    target: float | None
+    what: str
+    baseline_name: str
+    budget: str
+    loop_is_fixed: bool
+    loop: str
+    fall: float | None  # recent_fall of the history
+    looks: dict | None  # output_facts, when outputs and inputs were given
+
+    @property
+    def unit(self) -> str:
+        return "tenth" if len(self.values) >= 20 else "epoch"
+
+
+def _stuck_at_linear(run: _Run, linear_floor: float, capacity_fixes: Sequence[str]) -> Diagnosis:
+    facts = [f"The {run.what} ends at {run.final:.4f}, no better than the best linear fit ({linear_floor:.4f}): the "
+             f"network behaves as one linear map, however long it trains."]
+    if run.target is not None:
+        facts.append(f"The target is {run.target:.4f}.")
+    return Diagnosis(CAPACITY, facts, list(capacity_fixes) or [
+        "A nonlinearity between the linear layers: without one a stack of linear layers is one linear map."])
+
+
+OUTPUT_FIX = ("The output layer saturates: the sigmoid's inputs are pushed far below 0, it outputs ~0 with a "
+              "gradient of ~0, and the ReLU units feeding it die, so nothing can move again. In a "
+              "convolutional decoder the usual culprit is the ReLU right after the Linear that expands the "
+              "code: with only k inputs, most of its units end up negative for every code. Remove that ReLU "
+              "(the ConvTranspose2d layers after it keep theirs), or put a small hidden layer between the "
+              "code and it (Linear(k, 64), ReLU, Linear(64, ...)). Then look at model(x).min() and .max() "
+              "after a few hundred steps.")
+LR_FIX = ("The learning rate: too large and the first steps throw the weights where the units die or the "
+          "loss jumps about; too small and the loss barely moves. Adam between 1e-3 and 3e-3 suits "
+          "these models.")
+ZERO_GRAD_FIX = ("zero_grad: call optimizer.zero_grad() once per batch, before loss.backward(); without it "
+                 "the gradients of every earlier batch pile up.")
+
+
+def _not_learning(run: _Run, stuck: int, not_learning_fixes: Sequence[str] | None) -> Diagnosis:
+    values, final, baseline = run.values, run.final, run.baseline
+    if final >= BASELINE_TOLERANCE * baseline:
+        facts = [f"The {run.what} ends at {final:.4f}, at or above {baseline:.4f}, which is what "
+                 f"{run.baseline_name} gives (the baseline): the model has learned nothing useful."]
+    else:
+        facts = [f"The {run.what} ends at {final:.4f}, only a little below {baseline:.4f}, which is what "
+                 f"{run.baseline_name} gives (the baseline): for {stuck} of its {len(values)} "
+                 f"{'epochs' if len(values) < 20 else 'steps'} the training loss stayed there or above (within 2%), "
+                 f"and it only started to learn at the very end. A run like this may leave that plateau "
+                 f"in time or not, by chance."]
+    if values and len(values) > 1:
+        facts.append("Its training loss went " + ", ".join(f"{v:.4f}" for v in values[:8])
+                     + (", ..." if len(values) > 8 else "") + (f", {values[-1]:.4f}." if len(values) > 8 else "."))
+    looks = run.looks
+    dark, bright = looks is not None and looks["mean"] < 0.05, looks is not None and looks["mean"] > 0.95
+    saturated = looks is not None and looks["variation"] < 0.05 and (dark or bright)
+    if looks is not None and looks["variation"] < 0.05:
+        colour = (f"almost black (mean pixel {looks['mean']:.2f})" if dark else
+                  f"almost white (mean pixel {looks['mean']:.2f})" if bright else
+                  f"a flat grey (mean pixel {looks['mean']:.2f})")
+        facts.append(f"It returns the same output for every input, {colour}.")
+    if not_learning_fixes is not None:
+        return Diagnosis(NOT_LEARNING, facts, list(not_learning_fixes))
+    lr_fix = LR_FIX if not run.loop_is_fixed else (
+        f"The learning rate and zero_grad are not the problem here: this is {run.loop}. So the model is "
+        f"what fails to learn at that rate: a saturated output (see the other point), a deep stack of "
+        f"ReLUs whose units die in the first steps, or a model that only learns at a smaller rate.")
+    fixes = [OUTPUT_FIX, lr_fix] if saturated else [lr_fix, OUTPUT_FIX]
+    return Diagnosis(NOT_LEARNING, facts, fixes if run.loop_is_fixed else fixes + [ZERO_GRAD_FIX])
+
+
+def _too_slow(run: _Run, slow_fixes: Sequence[str]) -> Diagnosis:
+    facts = [f"The {run.what} ends at {run.final:.4f}, below the baseline {run.baseline:.4f}, so it learns; but the "
+             f"training loss was still falling fast at the end ({_pct(run.fall)} in the last {run.unit}, to "
+             f"{run.values[-1]:.4f}): it would keep improving with more training, and {run.budget} is fixed."]
+    fixes = list(slow_fixes) or [
+        "A model that learns faster: fewer layers (or wider ones), no heavy regularisation (dropout, "
+        "weight decay) while it has to learn quickly.",
+        "In your own loop: a somewhat larger learning rate, or more epochs."]
+    if run.loop_is_fixed:
+        fixes = [f for f in fixes if not f.startswith("In your own loop")]
+    return Diagnosis(TOO_SLOW, facts, fixes)
+
+
+def _flat_out(run: _Run, capacity_fixes: Sequence[str]) -> Diagnosis:
+    final, target = run.final, run.target
+    facts = [f"The {run.what} ends at {final:.4f}, below the baseline {run.baseline:.4f}, and the training loss has "
+             f"flattened out ({_pct(run.fall or 0.0)} in the last {run.unit}): more training would not change "
+             f"much."]
     if target is not None and final > target:
         facts.append(f"It stops {final - target:.4f} above the target {target:.4f}: the model cannot represent "
                      f"anything better.")
@@ -209,4 +240,4 @@ def diagnose_training(history: Sequence[float] | None, baseline: float, *, final
         "A nonlinearity (nn.ReLU) between the linear layers: without one a stack of linear layers is one linear "
         "map, and an autoencoder can at best match PCA.",
         "More capacity: a hidden layer of a few hundred units in both the encoder and the decoder."]
-    return Diagnosis(kind, facts, fixes)
+    return Diagnosis(CAPACITY if target is None or final > target else FINE, facts, fixes)
