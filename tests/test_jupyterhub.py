@@ -195,251 +195,294 @@ def test_course_cycle_through_jupyterhub(hub: CourseHub):
 
 
 def _cycle(hub: CourseHub, notebooks: list[str], ids: list[str], lap) -> None:
-    settings = hub.settings()
-    course_rel = Path(settings["course_dir"]).name  # the course folder, inside the instructor's home
+    cycle = HubCycle(hub, notebooks, ids, lap)
+    for step in (cycle.servers, cycle.generate_and_release, cycle.student_sees_the_release,
+                 cycle.students_fetch_edit_and_submit, cycle.collect_and_autograde, cycle.ta_sees_the_same_grades,
+                 cycle.ta_grades_the_written_answers, cycle.feedback, cycle.students_in_the_browser,
+                 cycle.grader_out_of_reach, cycle.latent_explorer):
+        step()
 
-    # 1. servers ------------------------------------------------------------------------------
-    t0 = time.monotonic()
-    hub.spawn([INSTRUCTOR, TA, *STUDENTS])
-    lap("spawn 4 servers", t0)
-    instructor, ta = hub.user(INSTRUCTOR), hub.user(TA)
-    students = {name: hub.user(name) for name in STUDENTS}
 
-    assert instructor.json("GET", "formgrader/api/status") == {"status": True}
-    assert ta.json("GET", "formgrader/api/status") == {"status": True}
-    for name, s in students.items():
-        s.request("GET", "formgrader/api/status", expect=404)  # the formgrader is off for students
-        disabled = disabled_lab_plugins(s.request("GET", "lab").text)
-        assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= disabled, \
-            f"{name}'s JupyterLab does not disable the formgrader: {sorted(disabled)}"
-        names = {item["name"] for item in s.contents("")["content"]}
-        assert not names & {"solutions", "autograder", course_rel, "gradebook.db", "nbgrader_config.py"}, \
-            f"{name}'s server shows course files: {sorted(names)}"
-        for sneaky in ("../", "../" + INSTRUCTOR, f"../{INSTRUCTOR}/{course_rel}/solutions"):
-            # "/" encoded, so that neither the client nor the proxy folds the ".." away
-            s.request("GET", "api/contents/" + sneaky.replace("/", "%2F"), expect=(400, 403, 404),
-                      allow_redirects=False)
-    assert not {p for p in disabled_lab_plugins(instructor.request("GET", "lab").text) if "nbgrader" in p}
+class HubCycle:
+    """The numbered steps of the cycle (the module's docstring), one method each, sharing what they found."""
 
-    # 2. generate and release -------------------------------------------------------------------
-    t0 = time.monotonic()
-    for name in STUDENTS:
-        instructor.request("PUT", f"formgrader/api/student/{name}",
-                           json={"first_name": name.title(), "last_name": "Student", "email": None})
-    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/assign", timeout=600)
-    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/release")
-    release = instructor.contents(f"{course_rel}/assignments/{ASSIGNMENT}")
-    assert sorted(i["name"] for i in release["content"] if i["name"].endswith(".ipynb")) == notebooks
-    assignment = instructor.json("GET", f"formgrader/api/assignment/{ASSIGNMENT}")
-    assert assignment["releaseable"] and assignment["status"] == "released", assignment
-    lap("generate and release", t0)
+    def __init__(self, hub: CourseHub, notebooks: list[str], ids: list[str], lap):
+        self.hub, self.notebooks, self.ids, self.lap = hub, notebooks, ids, lap
+        self.settings = hub.settings()
+        self.course_rel = Path(self.settings["course_dir"]).name  # the course folder, in the instructor's home
+        self.query = {"course_id": COURSE_ID, "assignment_id": ASSIGNMENT}
+        self.local = ARTIFACTS / "submitted"  # the exact notebooks each student submitted
+        self.browser_env = dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)
 
-    # 3. the student's browser sees it ------------------------------------------------------------
-    from tests.jupyterhub_browser import StudentBrowser
+    def servers(self) -> None:
+        """1. every server starts; students have no formgrader and cannot reach the course directory."""
+        hub, course_rel = self.hub, self.course_rel
+        t0 = time.monotonic()
+        hub.spawn([INSTRUCTOR, TA, *STUDENTS])
+        self.lap("spawn 4 servers", t0)
+        self.instructor, self.ta = instructor, ta = hub.user(INSTRUCTOR), hub.user(TA)
+        self.students = {name: hub.user(name) for name in STUDENTS}
+        assert instructor.json("GET", "formgrader/api/status") == {"status": True}
+        assert ta.json("GET", "formgrader/api/status") == {"status": True}
+        for name, s in self.students.items():
+            s.request("GET", "formgrader/api/status", expect=404)  # the formgrader is off for students
+            disabled = disabled_lab_plugins(s.request("GET", "lab").text)
+            assert {"@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:create-assignment"} <= disabled, \
+                f"{name}'s JupyterLab does not disable the formgrader: {sorted(disabled)}"
+            names = {item["name"] for item in s.contents("")["content"]}
+            assert not names & {"solutions", "autograder", course_rel, "gradebook.db", "nbgrader_config.py"}, \
+                f"{name}'s server shows course files: {sorted(names)}"
+            for sneaky in ("../", "../" + INSTRUCTOR, f"../{INSTRUCTOR}/{course_rel}/solutions"):
+                # "/" encoded, so that neither the client nor the proxy folds the ".." away
+                s.request("GET", "api/contents/" + sneaky.replace("/", "%2F"), expect=(400, 403, 404),
+                          allow_redirects=False)
+        assert not {p for p in disabled_lab_plugins(instructor.request("GET", "lab").text) if "nbgrader" in p}
 
-    t0 = time.monotonic()
-    browser_env = dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)
-    with StudentBrowser(hub.url, ARTIFACTS, browser_env) as browser:
-        browser.login(UNTOUCHED, hub.passwords()[UNTOUCHED])
-        nbgrader_menu = browser.menu_items("Nbgrader")
-        assert "Assignment List" in nbgrader_menu and not any("Formgrader" in i for i in nbgrader_menu), nbgrader_menu
-        panel = browser.open_assignments()
-        released = browser.page.locator("#released_assignments_list").inner_text()
-        assert ASSIGNMENT in released and COURSE_ID in released, panel
-        browser.shot("01_student_sees_released_assignment.png")
-    hub.watch()
-    lap("browser: login and Assignments panel", t0)
+    def generate_and_release(self) -> None:
+        """2. the instructor adds the students, generates and releases the assignment (formgrader API)."""
+        instructor = self.instructor
+        t0 = time.monotonic()
+        for name in STUDENTS:
+            instructor.request("PUT", f"formgrader/api/student/{name}",
+                               json={"first_name": name.title(), "last_name": "Student", "email": None})
+        instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/assign", timeout=600)
+        instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/release")
+        release = instructor.contents(f"{self.course_rel}/assignments/{ASSIGNMENT}")
+        assert sorted(i["name"] for i in release["content"] if i["name"].endswith(".ipynb")) == self.notebooks
+        assignment = instructor.json("GET", f"formgrader/api/assignment/{ASSIGNMENT}")
+        assert assignment["releaseable"] and assignment["status"] == "released", assignment
+        self.lap("generate and release", t0)
 
-    # 4. list, fetch, edit, submit ----------------------------------------------------------------
-    t0 = time.monotonic()
-    query = {"course_id": COURSE_ID, "assignment_id": ASSIGNMENT}
-    local = ARTIFACTS / "submitted"
-    for name, s in students.items():
-        listed = s.nbgrader("GET", "assignments", params={"course_id": COURSE_ID})["value"]
-        assert [(a["assignment_id"], a["status"]) for a in listed] == [(ASSIGNMENT, "released")], listed
-        fetched = s.nbgrader("POST", "assignments/fetch", json=query)["value"]
-        entry = next(a for a in fetched if a["status"] == "fetched")
-        assert sorted(Path(n["path"]).name for n in entry["notebooks"]) == notebooks, entry
-        for nb_name in notebooks:
-            path = f"{ASSIGNMENT}/{nb_name}"
-            nb = s.read_notebook(path)
-            text = json.dumps(nb)
-            assert "def test_" not in text and "@points(" not in text, f"{name}'s {nb_name} shows hidden checks"
-            blanks = [c for c in nb["cells"] if meta(c).get("solution") and c["cell_type"] == "code"]
-            assert blanks and all("raise NotImplementedError" in source(c) for c in blanks), \
-                f"{name}'s {nb_name} has solution code in it"
-            if name == FILLS_IN:
-                answers = {meta(c)["grade_id"]: source(c) if c["cell_type"] == "code" else OWN_ANSWER.format(meta(c)["grade_id"])
-                           for c in json.loads((SOLUTIONS / nb_name).read_text())["cells"] if meta(c).get("solution")}
-                for cell in nb["cells"]:
-                    if meta(cell).get("solution"):
-                        cell["source"] = answers[meta(cell)["grade_id"]]
-                s.write_notebook(path, nb)
-                again = s.read_notebook(path)
-                assert [source(c) for c in again["cells"]] == [source(c) for c in nb["cells"]]
-            # Keep the exact notebook this student submits, to grade it with `autograder grade`.
-            target = local / name / nb_name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(json.dumps(s.read_notebook(path)))
-        submitted = s.nbgrader("POST", "assignments/submit", json=query)["value"]
-        mine = [a for a in submitted if a["status"] == "submitted"]
-        assert mine and mine[0]["submissions"], submitted
-    lap("students list, fetch, edit and submit", t0)
+    def student_sees_the_release(self) -> None:
+        """3. a student's browser shows the released assignment in the Assignments panel."""
+        from tests.jupyterhub_browser import StudentBrowser
 
-    # `autograder grade --json` on the same notebooks, side by side with the hub's autograde.
-    from autograder.limits import grading_env
+        t0 = time.monotonic()
+        with StudentBrowser(self.hub.url, ARTIFACTS, self.browser_env) as browser:
+            browser.login(UNTOUCHED, self.hub.passwords()[UNTOUCHED])
+            nbgrader_menu = browser.menu_items("Nbgrader")
+            assert "Assignment List" in nbgrader_menu and not any("Formgrader" in i for i in nbgrader_menu), \
+                nbgrader_menu
+            panel = browser.open_assignments()
+            released = browser.page.locator("#released_assignments_list").inner_text()
+            assert ASSIGNMENT in released and COURSE_ID in released, panel
+            browser.shot("01_student_sees_released_assignment.png")
+        self.hub.watch()
+        self.lap("browser: login and Assignments panel", t0)
 
-    grade_env = grading_env(dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id))
-    t_local = time.monotonic()
-    local_runs = {(name, nb): autograder_grade(local / name / nb, grade_env) for name in STUDENTS for nb in notebooks}
-    hub.watch()
+    def students_fetch_edit_and_submit(self) -> None:
+        """4. each student lists and fetches it; ada fills it in, ben leaves it untouched; both submit. Then
+        ``autograder grade --json`` starts on the very notebooks they submitted."""
+        t0 = time.monotonic()
+        for name, s in self.students.items():
+            listed = s.nbgrader("GET", "assignments", params={"course_id": COURSE_ID})["value"]
+            assert [(a["assignment_id"], a["status"]) for a in listed] == [(ASSIGNMENT, "released")], listed
+            fetched = s.nbgrader("POST", "assignments/fetch", json=self.query)["value"]
+            entry = next(a for a in fetched if a["status"] == "fetched")
+            assert sorted(Path(n["path"]).name for n in entry["notebooks"]) == self.notebooks, entry
+            for nb_name in self.notebooks:
+                self._edit(name, s, nb_name)
+            submitted = s.nbgrader("POST", "assignments/submit", json=self.query)["value"]
+            mine = [a for a in submitted if a["status"] == "submitted"]
+            assert mine and mine[0]["submissions"], submitted
+        self.lap("students list, fetch, edit and submit", t0)
+        # `autograder grade --json` on the same notebooks, side by side with the hub's autograde.
+        from autograder.limits import grading_env
 
-    # 5. collect and autograde through the formgrader ----------------------------------------------
-    t0 = time.monotonic()
-    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/collect", timeout=300)
-    subs = instructor.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")
-    assert sorted(x["student"] for x in subs if x["submitted"]) == sorted(STUDENTS), subs
-    assert all(x["timestamp"] for x in subs), f"a collected submission lost its timestamp: {subs}"
-    for name in STUDENTS:
-        # The collected copy is the very file graded locally.
-        for nb_name in notebooks:
-            collected = instructor.read_notebook(f"{course_rel}/submitted/{name}/{ASSIGNMENT}/{nb_name}")
-            mine = json.loads((local / name / nb_name).read_text())
-            assert [source(c) for c in collected["cells"]] == [source(c) for c in mine["cells"]], \
-                f"the collected {name}/{nb_name} differs from what {name} submitted"
-    lap("collect", t0)
-    t0 = time.monotonic()
-    for name in STUDENTS:
-        hub.watch()
-        instructor.nbgrader("POST", f"formgrader/api/submission/{ASSIGNMENT}/{name}/autograde", timeout=1200)
-    lap("autograde through the formgrader", t0)
+        grade_env = grading_env(dict(os.environ, COURSE_HUB_RUN_ID=self.hub.run_id))
+        self.t_local = time.monotonic()
+        self.local_runs = {(name, nb): autograder_grade(self.local / name / nb, grade_env)
+                           for name in STUDENTS for nb in self.notebooks}
+        self.hub.watch()
 
-    hub_scores: dict[tuple[str, str], dict[str, float]] = {}
-    for nb_id, nb_name in zip(ids, notebooks):
-        for sub in instructor.json("GET", f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{nb_id}"):
-            grades = instructor.json("GET", "formgrader/api/grades", params={"submission_id": sub["id"]})
-            hub_scores[(sub["student"], nb_name)] = {g["name"]: g["auto_score"] for g in grades
-                                                     if g["cell_type"] == "code"}
-    (ARTIFACTS / "hub_scores.json").write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in hub_scores.items()},
-                                                          indent=2))
+    def _edit(self, name: str, s, nb_name: str) -> None:
+        path = f"{ASSIGNMENT}/{nb_name}"
+        nb = s.read_notebook(path)
+        text = json.dumps(nb)
+        assert "def test_" not in text and "@points(" not in text, f"{name}'s {nb_name} shows hidden checks"
+        blanks = [c for c in nb["cells"] if meta(c).get("solution") and c["cell_type"] == "code"]
+        assert blanks and all("raise NotImplementedError" in source(c) for c in blanks), \
+            f"{name}'s {nb_name} has solution code in it"
+        if name == FILLS_IN:
+            answers = {meta(c)["grade_id"]: source(c) if c["cell_type"] == "code" else OWN_ANSWER.format(meta(c)["grade_id"])
+                       for c in json.loads((SOLUTIONS / nb_name).read_text())["cells"] if meta(c).get("solution")}
+            for cell in nb["cells"]:
+                if meta(cell).get("solution"):
+                    cell["source"] = answers[meta(cell)["grade_id"]]
+            s.write_notebook(path, nb)
+            again = s.read_notebook(path)
+            assert [source(c) for c in again["cells"]] == [source(c) for c in nb["cells"]]
+        # Keep the exact notebook this student submits, to grade it with `autograder grade`.
+        target = self.local / name / nb_name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(s.read_notebook(path)))
 
-    local_results = {}
-    for key, proc in local_runs.items():
-        try:
-            out, err = proc.communicate(timeout=1200)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-        assert proc.returncode == 0, f"autograder grade {key} failed ({proc.returncode}):\n{err[-3000:]}"
-        local_results[key] = json.loads(out)
-    lap("autograder grade --json (started before collect)", t_local)
-    (ARTIFACTS / "autograder_grade.json").write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in local_results.items()},
-                                                                indent=2))
+    def collect_and_autograde(self) -> None:
+        """5. the instructor collects and autogrades through the formgrader API; every check cell's score matches
+        ``autograder grade --json`` on the very same submitted notebook."""
+        instructor, hub = self.instructor, self.hub
+        t0 = time.monotonic()
+        instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/collect", timeout=300)
+        subs = instructor.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")
+        assert sorted(x["student"] for x in subs if x["submitted"]) == sorted(STUDENTS), subs
+        assert all(x["timestamp"] for x in subs), f"a collected submission lost its timestamp: {subs}"
+        for name in STUDENTS:
+            # The collected copy is the very file graded locally.
+            for nb_name in self.notebooks:
+                collected = instructor.read_notebook(f"{self.course_rel}/submitted/{name}/{ASSIGNMENT}/{nb_name}")
+                mine = json.loads((self.local / name / nb_name).read_text())
+                assert [source(c) for c in collected["cells"]] == [source(c) for c in mine["cells"]], \
+                    f"the collected {name}/{nb_name} differs from what {name} submitted"
+        self.lap("collect", t0)
+        t0 = time.monotonic()
+        for name in STUDENTS:
+            hub.watch()
+            instructor.nbgrader("POST", f"formgrader/api/submission/{ASSIGNMENT}/{name}/autograde", timeout=1200)
+        self.lap("autograde through the formgrader", t0)
+        hub_scores = self._hub_scores()
+        self.local_results = self._local_results()
+        for (name, nb_name), result in self.local_results.items():
+            ours = {c["grade_id"]: c["score"] for c in result["cells"]}
+            theirs = hub_scores.get((name, nb_name))
+            assert theirs is not None, f"the formgrader has no grades for {name}/{nb_name}"
+            assert set(theirs) == set(ours), \
+                f"{name}/{nb_name}: graded cells differ: hub {sorted(theirs)}, ours {sorted(ours)}"
+            diff = {gid: (theirs[gid], ours[gid]) for gid in ours if abs((theirs[gid] or 0) - ours[gid]) > 1e-6}
+            assert not diff, f"{name}/{nb_name}: hub score != autograder grade (grade_id: (hub, ours)): {diff}"
+            if name == UNTOUCHED:
+                assert result["score"] == 0, f"the untouched {nb_name} scored {result['score']}"
+            else:
+                assert result["score"] == result["max_score"] > 0, \
+                    f"the filled-in {nb_name} scored {result['score']} / {result['max_score']}"
 
-    for (name, nb_name), result in local_results.items():
-        ours = {c["grade_id"]: c["score"] for c in result["cells"]}
-        theirs = hub_scores.get((name, nb_name))
-        assert theirs is not None, f"the formgrader has no grades for {name}/{nb_name}"
-        assert set(theirs) == set(ours), f"{name}/{nb_name}: graded cells differ: hub {sorted(theirs)}, ours {sorted(ours)}"
-        diff = {gid: (theirs[gid], ours[gid]) for gid in ours if abs((theirs[gid] or 0) - ours[gid]) > 1e-6}
-        assert not diff, f"{name}/{nb_name}: hub score != autograder grade (grade_id: (hub, ours)): {diff}"
-        if name == UNTOUCHED:
-            assert result["score"] == 0, f"the untouched {nb_name} scored {result['score']}"
-        else:
-            assert result["score"] == result["max_score"] > 0, \
-                f"the filled-in {nb_name} scored {result['score']} / {result['max_score']}"
+    def _hub_scores(self) -> dict[tuple[str, str], dict[str, float]]:
+        hub_scores: dict[tuple[str, str], dict[str, float]] = {}
+        for nb_id, nb_name in zip(self.ids, self.notebooks):
+            for sub in self.instructor.json("GET", f"formgrader/api/submitted_notebooks/{ASSIGNMENT}/{nb_id}"):
+                grades = self.instructor.json("GET", "formgrader/api/grades", params={"submission_id": sub["id"]})
+                hub_scores[(sub["student"], nb_name)] = {g["name"]: g["auto_score"] for g in grades
+                                                         if g["cell_type"] == "code"}
+        (ARTIFACTS / "hub_scores.json").write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in hub_scores.items()},
+                                                              indent=2))
+        return hub_scores
 
-    # 6. the TA sees the same grades ---------------------------------------------------------------
-    ta_subs = {x["student"]: x for x in ta.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")}
-    for x in instructor.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}"):
-        assert ta_subs[x["student"]]["score"] == x["score"] and x["autograded"], (x, ta_subs)
+    def _local_results(self) -> dict:
+        results = {}
+        for key, proc in self.local_runs.items():
+            try:
+                out, err = proc.communicate(timeout=1200)
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+            assert proc.returncode == 0, f"autograder grade {key} failed ({proc.returncode}):\n{err[-3000:]}"
+            results[key] = json.loads(out)
+        self.lap("autograder grade --json (started before collect)", self.t_local)
+        (ARTIFACTS / "autograder_grade.json").write_text(json.dumps({f"{k[0]}/{k[1]}": v for k, v in results.items()},
+                                                                    indent=2))
+        return results
 
-    # 6b. the TA grades the written answers in formgrader, in a browser ------------------------------
-    t0 = time.monotonic()
-    manual = _ta_grades_the_written_answers(hub, ta, notebooks, ids)
-    subs_after = {x["student"]: x for x in ta.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")}
-    before = ta_subs[FILLS_IN]["score"]
-    assert abs(subs_after[FILLS_IN]["score"] - (before + sum(v[0] for v in manual.values()))) < 1e-6, \
-        (before, subs_after[FILLS_IN], manual)
-    report = _report_after_manual_grading(settings["course_dir"])
-    assert report[FILLS_IN]["status"] == "graded" and abs(float(report[FILLS_IN]["total"]) -
-                                                          subs_after[FILLS_IN]["score"]) < 1e-6, report[FILLS_IN]
-    lap("browser: the TA grades the written answers in formgrader; the report shows them", t0)
+    def ta_sees_the_same_grades(self) -> None:
+        """6. the TA's formgrader sees the same grades."""
+        self.ta_subs = {x["student"]: x for x in self.ta.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")}
+        for x in self.instructor.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}"):
+            assert self.ta_subs[x["student"]]["score"] == x["score"] and x["autograded"], (x, self.ta_subs)
 
-    # 7. feedback ---------------------------------------------------------------------------------
-    t0 = time.monotonic()
-    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/generate_feedback", timeout=600)
-    instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/release_feedback", timeout=300)
-    code_lines = hidden_code_lines()
-    feedback_folders = {}
-    for name, s in students.items():
-        listed = s.nbgrader("POST", "assignments/fetch_feedback", json=query)["value"]
-        subs = [x for a in listed if a["status"] == "submitted" for x in a["submissions"]]
-        assert subs and subs[-1]["has_local_feedback"], listed
-        folder = feedback_folders[name] = subs[-1]["local_feedback_path"]
-        for nb_name in notebooks:
-            page = s.read_text(f"{folder}/{nb_name[:-len('.ipynb')]}.html")
-            (ARTIFACTS / f"feedback_{name}_{nb_name[:-len('.ipynb')]}.html").write_text(page)
-            text = visible_text(page)
-            result = local_results[(name, nb_name)]
-            for cell in result["cells"]:
-                for check in cell["checks"]:
-                    shown = check["message"] or check["name"]
-                    assert shown in text, f"{name}'s feedback on {nb_name} does not show {shown!r}"
-            for needle in ("def test_", "@points("):
-                assert needle not in page, f"{name}'s feedback on {nb_name} shows {needle!r}"
-            leaked = sorted(line for line in code_lines if line in text)
-            assert not leaked, f"{name}'s feedback on {nb_name} shows the checks' code: {leaked[:5]}"
-            rubric = sorted(line for line in rubric_lines(nb_name) if line in text)
-            assert not rubric and "Rubric for" not in text, f"{name}'s feedback on {nb_name} shows the rubric: {rubric[:3]}"
-            for (nb, gid), (score, comment, worth) in manual.items():
-                if name == FILLS_IN and nb == nb_name:
-                    assert comment in text, f"ada's feedback on {nb_name} does not show the TA's comment on {gid}"
-                    assert f"Written response (Score: {score:.1f} / {worth:.1f})" in text, (gid, score)
-    lap("feedback generated, released and fetched", t0)
+    def ta_grades_the_written_answers(self) -> None:
+        """6b. the TA grades ada's written answers in formgrader, in a browser; the gradebook's total and
+        ``autograder report``'s CSV then include the manual points."""
+        t0 = time.monotonic()
+        self.manual = manual = _ta_grades_the_written_answers(self.hub, self.ta, self.notebooks, self.ids)
+        subs_after = {x["student"]: x for x in self.ta.json("GET", f"formgrader/api/submissions/{ASSIGNMENT}")}
+        before = self.ta_subs[FILLS_IN]["score"]
+        assert abs(subs_after[FILLS_IN]["score"] - (before + sum(v[0] for v in manual.values()))) < 1e-6, \
+            (before, subs_after[FILLS_IN], manual)
+        report = _report_after_manual_grading(self.settings["course_dir"])
+        assert report[FILLS_IN]["status"] == "graded" and abs(float(report[FILLS_IN]["total"]) -
+                                                              subs_after[FILLS_IN]["score"]) < 1e-6, report[FILLS_IN]
+        self.lap("browser: the TA grades the written answers in formgrader; the report shows them", t0)
 
-    # 8. a student runs a fetched notebook in the browser -------------------------------------------
-    t0 = time.monotonic()
-    with StudentBrowser(hub.url, ARTIFACTS, dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)) as browser:
-        browser.login(UNTOUCHED, hub.passwords()[UNTOUCHED])
-        panel = browser.open_assignments()
-        submitted = browser.page.locator("#submitted_assignments_list").inner_text()
-        assert ASSIGNMENT in submitted, panel
-        browser.shot("02_student_sees_submission_and_feedback.png")
-        prompt, output = browser.run_first_code_cell(UNTOUCHED, f"{ASSIGNMENT}/{notebooks[0]}")
-        hub.watch()
-        browser.shot("03_student_ran_first_code_cell.png")
-        assert re.fullmatch(r"\[\d+\]:", prompt.strip()), prompt
-        assert "Traceback" not in output and "Error" not in output, output
-        # ... and reads the feedback on it: the hidden checks' lines, as the grader's kernel printed them.
-        first_id = notebooks[0][: -len(".ipynb")]
-        browser.page.goto(f"{hub.url}user/{UNTOUCHED}/files/{feedback_folders[UNTOUCHED]}/{first_id}.html")
-        first_line = browser.page.get_by_text(re.compile(r"\d+(\.\d+)? / \d+(\.\d+)? points")).first
-        first_line.scroll_into_view_if_needed()
-        browser.page.mouse.wheel(0, -200)
-        browser.shot("04_student_reads_feedback.png")
-    with StudentBrowser(hub.url, ARTIFACTS, dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)) as browser:
-        browser.login(FILLS_IN, hub.passwords()[FILLS_IN])
-        first_id = notebooks[0][: -len(".ipynb")]
-        browser.page.goto(f"{hub.url}user/{FILLS_IN}/files/{feedback_folders[FILLS_IN]}/{first_id}.html")
-        first_comment = next(comment for (nb, _), (_, comment, _) in manual.items() if nb == notebooks[0])
-        shown = browser.page.get_by_text(first_comment).first
-        shown.scroll_into_view_if_needed()
-        browser.page.mouse.wheel(0, 150)
-        browser.shot("04c_student_reads_the_ta_comment.png")
-    lap("browser: open the fetched notebook and run its first code cell", t0)
+    def feedback(self) -> None:
+        """7. feedback is generated and released; each student fetches it: the hidden checks' messages, never their
+        code, never a rubric, and on ada's written answers the TA's score and comment."""
+        t0 = time.monotonic()
+        self.instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/generate_feedback", timeout=600)
+        self.instructor.nbgrader("POST", f"formgrader/api/assignment/{ASSIGNMENT}/release_feedback", timeout=300)
+        self.feedback_folders = {}
+        for name, s in self.students.items():
+            listed = s.nbgrader("POST", "assignments/fetch_feedback", json=self.query)["value"]
+            subs = [x for a in listed if a["status"] == "submitted" for x in a["submissions"]]
+            assert subs and subs[-1]["has_local_feedback"], listed
+            folder = self.feedback_folders[name] = subs[-1]["local_feedback_path"]
+            for nb_name in self.notebooks:
+                page = s.read_text(f"{folder}/{nb_name[:-len('.ipynb')]}.html")
+                (ARTIFACTS / f"feedback_{name}_{nb_name[:-len('.ipynb')]}.html").write_text(page)
+                self._check_feedback(name, nb_name, page)
+        self.lap("feedback generated, released and fetched", t0)
 
-    # 9. the grader is out of a student's reach -------------------------------------------------------
-    t0 = time.monotonic()
-    _student_cannot_reach_the_grader(hub, students[UNTOUCHED], settings)
-    lap("a student's kernel cannot import or read the grader", t0)
+    def _check_feedback(self, name: str, nb_name: str, page: str) -> None:
+        text = visible_text(page)
+        for cell in self.local_results[(name, nb_name)]["cells"]:
+            for check in cell["checks"]:
+                shown = check["message"] or check["name"]
+                assert shown in text, f"{name}'s feedback on {nb_name} does not show {shown!r}"
+        for needle in ("def test_", "@points("):
+            assert needle not in page, f"{name}'s feedback on {nb_name} shows {needle!r}"
+        leaked = sorted(line for line in hidden_code_lines() if line in text)
+        assert not leaked, f"{name}'s feedback on {nb_name} shows the checks' code: {leaked[:5]}"
+        rubric = sorted(line for line in rubric_lines(nb_name) if line in text)
+        assert not rubric and "Rubric for" not in text, f"{name}'s feedback on {nb_name} shows the rubric: {rubric[:3]}"
+        for (nb, gid), (score, comment, worth) in self.manual.items():
+            if name == FILLS_IN and nb == nb_name:
+                assert comment in text, f"ada's feedback on {nb_name} does not show the TA's comment on {gid}"
+                assert f"Written response (Score: {score:.1f} / {worth:.1f})" in text, (gid, score)
 
-    # 10. a student plays with the latent space of part 4 -------------------------------------------------
-    t0 = time.monotonic()
-    _student_explores_the_latent_space(hub, students[FILLS_IN])
-    for shot in sorted(ARTIFACTS.glob("*.png")):
-        assert shot.stat().st_size > 20_000 or "slider" in shot.name, f"{shot} looks empty"
-    lap("a student runs part 4 and moves a latent slider", t0)
+    def students_in_the_browser(self) -> None:
+        """8. ben's browser opens his fetched notebook, runs its first code cell and reads his feedback; ada reads
+        the TA's comment in hers."""
+        from tests.jupyterhub_browser import StudentBrowser
+
+        hub, first_id = self.hub, self.notebooks[0][: -len(".ipynb")]
+        t0 = time.monotonic()
+        with StudentBrowser(hub.url, ARTIFACTS, self.browser_env) as browser:
+            browser.login(UNTOUCHED, hub.passwords()[UNTOUCHED])
+            panel = browser.open_assignments()
+            submitted = browser.page.locator("#submitted_assignments_list").inner_text()
+            assert ASSIGNMENT in submitted, panel
+            browser.shot("02_student_sees_submission_and_feedback.png")
+            prompt, output = browser.run_first_code_cell(UNTOUCHED, f"{ASSIGNMENT}/{self.notebooks[0]}")
+            hub.watch()
+            browser.shot("03_student_ran_first_code_cell.png")
+            assert re.fullmatch(r"\[\d+\]:", prompt.strip()), prompt
+            assert "Traceback" not in output and "Error" not in output, output
+            # ... and reads the feedback on it: the hidden checks' lines, as the grader's kernel printed them.
+            browser.page.goto(f"{hub.url}user/{UNTOUCHED}/files/{self.feedback_folders[UNTOUCHED]}/{first_id}.html")
+            first_line = browser.page.get_by_text(re.compile(r"\d+(\.\d+)? / \d+(\.\d+)? points")).first
+            first_line.scroll_into_view_if_needed()
+            browser.page.mouse.wheel(0, -200)
+            browser.shot("04_student_reads_feedback.png")
+        with StudentBrowser(hub.url, ARTIFACTS, self.browser_env) as browser:
+            browser.login(FILLS_IN, hub.passwords()[FILLS_IN])
+            browser.page.goto(f"{hub.url}user/{FILLS_IN}/files/{self.feedback_folders[FILLS_IN]}/{first_id}.html")
+            first_comment = next(comment for (nb, _), (_, comment, _) in self.manual.items() if nb == self.notebooks[0])
+            shown = browser.page.get_by_text(first_comment).first
+            shown.scroll_into_view_if_needed()
+            browser.page.mouse.wheel(0, 150)
+            browser.shot("04c_student_reads_the_ta_comment.png")
+        self.lap("browser: open the fetched notebook and run its first code cell", t0)
+
+    def grader_out_of_reach(self) -> None:
+        """9. in ben's own kernel, `import autograder` fails and the grader's files cannot be read."""
+        t0 = time.monotonic()
+        _student_cannot_reach_the_grader(self.hub, self.students[UNTOUCHED], self.settings)
+        self.lap("a student's kernel cannot import or read the grader", t0)
+
+    def latent_explorer(self) -> None:
+        """10. ada runs her part 4 in the browser and moves a slider of the latent explorer."""
+        t0 = time.monotonic()
+        _student_explores_the_latent_space(self.hub, self.students[FILLS_IN])
+        for shot in sorted(ARTIFACTS.glob("*.png")):
+            assert shot.stat().st_size > 20_000 or "slider" in shot.name, f"{shot} looks empty"
+        self.lap("a student runs part 4 and moves a latent slider", t0)
 
 
 def written_answers(nb_name: str) -> list[tuple[str, float, str]]:
