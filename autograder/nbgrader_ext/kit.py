@@ -1,9 +1,10 @@
 """Which notebooks the kit's preprocessors act on: kit notebooks only, decided by the instructor's source.
 
 A course that loads the kit's configuration keeps its other assignments exactly as nbgrader
-handles them: every kit preprocessor asks :func:`kit_source` first and leaves any notebook whose
-source notebook is not a kit notebook (no ``autograder`` entry in its metadata) untouched. The
-source comes from the course's ``source`` folder, never from the student's copy.
+handles them: every kit preprocessor asks :func:`kit_source` first (through :class:`KitPreprocessor`,
+or itself where nbgrader's own class is extended) and leaves any notebook whose source notebook is not
+a kit notebook (no ``autograder`` entry in its metadata) untouched. The source comes from the course's
+``source`` folder, never from the student's copy.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 from pathlib import Path
 
 import nbformat
+from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograder.cells import is_kit_notebook
 
@@ -61,3 +63,18 @@ def kit_source(config, resources, preprocessor=None) -> nbformat.NotebookNode | 
         nb = nbformat.read(str(path), as_version=4)
         _CACHE[key] = nb if is_kit_notebook(nb) else None
     return _CACHE[key]
+
+
+class KitPreprocessor(NbGraderPreprocessor):
+    """The gate of the kit's nbgrader preprocessors: :meth:`preprocess_kit` runs on kit notebooks only (their source
+    is a kit notebook), and every other notebook passes through untouched. By default it preprocesses each cell
+    (``preprocess_cell``), as nbgrader's own preprocessors do."""
+
+    def preprocess(self, nb, resources):
+        source = kit_source(self.config, resources, self)
+        if source is None:
+            return nb, resources
+        return self.preprocess_kit(nb, resources, source)
+
+    def preprocess_kit(self, nb, resources, source):
+        return super().preprocess(nb, resources)

@@ -12,10 +12,9 @@ from __future__ import annotations
 import math
 
 from nbformat.v4 import new_output
-from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograder.cells import is_check_cell, points
-from autograder.nbgrader_ext.kit import kit_source
+from autograder.nbgrader_ext.kit import KitPreprocessor
 
 
 def read_score(cell) -> tuple[float | None, str]:
@@ -40,13 +39,8 @@ def read_score(cell) -> tuple[float | None, str]:
     return None, "the cell produced no score (the hidden checks did not run)"
 
 
-class RequireScore(NbGraderPreprocessor):
+class RequireScore(KitPreprocessor):
     """After execution: a kit check cell without a valid score gets an error output (0 points)."""
-
-    def preprocess(self, nb, resources):
-        if kit_source(self.config, resources, self) is None:
-            return nb, resources
-        return super().preprocess(nb, resources)
 
     def preprocess_cell(self, cell, resources, index):
         if is_check_cell(cell):

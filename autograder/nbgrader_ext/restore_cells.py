@@ -10,19 +10,15 @@ Other notebooks pass through untouched.
 """
 from __future__ import annotations
 
-from nbgrader.preprocessors import NbGraderPreprocessor
 
-from autograder.nbgrader_ext.kit import kit_source
+from autograder.nbgrader_ext.kit import KitPreprocessor
 from autograder.restore import restore
 
 
-class RestoreFromSource(NbGraderPreprocessor):
+class RestoreFromSource(KitPreprocessor):
     """Restore a kit notebook's protected cells from ``<source_directory>/<assignment>/<notebook>.ipynb``."""
 
-    def preprocess(self, nb, resources):
-        source = kit_source(self.config, resources, self)
-        if source is None:
-            return nb, resources
+    def preprocess_kit(self, nb, resources, source):
         restored, notes = restore(nb, source)
         for note in notes:
             self.log.warning("%s: %s", resources["nbgrader"].get("student", "?"), note)

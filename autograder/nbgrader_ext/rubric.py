@@ -12,10 +12,9 @@ forgery) is dropped first; a written answer whose source is still the stub gets 
 from __future__ import annotations
 
 from nbformat.v4 import new_markdown_cell
-from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograder.cells import RUBRIC_KEY, grade_id, is_manual_cell, is_rubric_cell, points
-from autograder.nbgrader_ext.kit import kit_source
+from autograder.nbgrader_ext.kit import KitPreprocessor
 
 STUB = "YOUR ANSWER HERE"
 HEADING = ("**Rubric for `{grade_id}` ({points:g} point{s}), for the TA: not in the student's release or "
@@ -34,13 +33,10 @@ def rubric_cell(cell, text: str):
                              metadata={"autograder": {RUBRIC_KEY: gid}})
 
 
-class ShowRubric(NbGraderPreprocessor):
+class ShowRubric(KitPreprocessor):
     """Put the source notebook's rubric after each written answer of a kit notebook, for formgrader."""
 
-    def preprocess(self, nb, resources):
-        source = kit_source(self.config, resources, self)
-        if source is None:
-            return nb, resources
+    def preprocess_kit(self, nb, resources, source):
         found = rubrics(source)
         cells = []
         for cell in nb.cells:

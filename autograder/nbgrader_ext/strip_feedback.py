@@ -18,10 +18,9 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
-from nbgrader.preprocessors import NbGraderPreprocessor
 
 from autograder.cells import is_check_cell, is_rubric_cell
-from autograder.nbgrader_ext.kit import kit_source
+from autograder.nbgrader_ext.kit import KitPreprocessor
 from autograder.report import MIME
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -57,14 +56,12 @@ def redact_text(text: str) -> str:
     return text
 
 
-class StripFeedback(NbGraderPreprocessor):
+class StripFeedback(KitPreprocessor):
     """Remove hidden tests, grader tracebacks and grader source from a kit notebook's feedback."""
 
-    def preprocess(self, nb, resources):
-        if kit_source(self.config, resources, self) is None:
-            return nb, resources
+    def preprocess_kit(self, nb, resources, source):
         nb.cells = [cell for cell in nb.cells if not is_rubric_cell(cell)]  # the TA's, never the student's
-        return super().preprocess(nb, resources)
+        return super().preprocess_kit(nb, resources, source)
 
     def preprocess_cell(self, cell, resources, index):
         cell.source = HIDDEN.sub("", cell.source)
