@@ -14,7 +14,6 @@ Built on nbgrader's own predicates (``nbgrader.utils.is_grade``/``is_solution``/
 """
 from __future__ import annotations
 
-
 from nbgrader.utils import is_grade, is_locked, is_solution
 
 KIT_KEY = "autograder"  # notebook metadata key that marks a kit notebook: {"unit": ...}

@@ -36,9 +36,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from autograder import limits
-from autograder.report import CannotGrade
 from autograder.coursedir import CourseConfigError, CourseLayout, outcomes_path
 from autograder.coursedir import layout as course_layout
+from autograder.report import CannotGrade
 from autograder.tools import tool_env, venv_bin
 
 
@@ -144,9 +144,7 @@ class _Student:
 
 
 def _failure(exc: BaseException) -> str:
-    from distributed import KilledWorker
-
-    if isinstance(exc, KilledWorker):
+    if _killed_worker(exc):
         return ("it killed every Dask worker that ran it, alone on the worker each time (Dask's allowed-failures "
                 "tries): the notebook kills the process that grades it")
     return f"executing it failed: {type(exc).__name__}: {str(exc)[:200]}"

@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -21,7 +19,7 @@ import nbformat
 from autograder.cells import grade_id, is_manual_cell, points
 from autograder.coursedir import layout as course_layout
 from autograder.runner import REPO_ROOT, SOLUTIONS
-from autograder.tools import nbgrader, tool_env, venv_bin
+from autograder.tools import nbgrader, run_tool
 
 ASSIGNMENT = "autoencoders"
 COURSE_ID = "autoencoders-demo"
@@ -195,11 +193,7 @@ def run_course_cycle(keep: Path | None = None, students: dict | None = None, qui
     nbgrader("collect", ASSIGNMENT, "--update", cwd=course)
     t0 = time.perf_counter()
     if class_grade:
-        proc = subprocess.run([venv_bin("autograder"), "class-grade", str(course), ASSIGNMENT, "-j", "1"],
-                              env=tool_env(), capture_output=True, text=True)
-        if proc.returncode != 0:
-            sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-3000:])
-            raise RuntimeError(f"autograder class-grade failed with exit code {proc.returncode}")
+        run_tool("autograder", "class-grade", str(course), ASSIGNMENT, "-j", "1")
     else:
         nbgrader("autograde", ASSIGNMENT, "--force", cwd=course)
     say(f"   autograded {len(students)} students in {time.perf_counter() - t0:.0f} s")

@@ -22,13 +22,18 @@ def tool_env() -> dict:
     return env
 
 
-def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    """Run one nbgrader command; on failure show its output and raise."""
-    proc = subprocess.run([venv_bin("nbgrader"), *args], cwd=cwd, env=tool_env(), capture_output=True, text=True)
+def run_tool(command: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one command of this environment (nbgrader, autograder...); on failure show its output and raise."""
+    proc = subprocess.run([venv_bin(command), *args], cwd=cwd, env=tool_env(), capture_output=True, text=True)
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout[-3000:] + proc.stderr[-5000:])
-        raise RuntimeError(f"nbgrader {' '.join(args)} failed with exit code {proc.returncode}")
+        raise RuntimeError(f"{command} {' '.join(args)} failed with exit code {proc.returncode}")
     return proc
+
+
+def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    """Run one nbgrader command; on failure show its output and raise."""
+    return run_tool("nbgrader", *args, cwd=cwd, check=check)
 
 
 # The MNIST copy a development machine keeps beside the kit's checkout (the Makefile exports the same).

@@ -41,16 +41,10 @@ def grading_env() -> dict:
     return limits.grading_env(_common())
 
 
-def base_env() -> dict:
-    """Every other measured process (start-up probes, the autograder CLI): the grader's thread caps (the CLI
-    sets up its own grading kernels)."""
-    return grading_env()
-
-
 def student_kernel_env() -> dict:
     """A student's kernel: the same thread caps, with the grader's headless settings undone (matplotlib's
     inline backend, as in Jupyter; the caller's warning filters)."""
-    env = base_env()
+    env = grading_env()
     env.pop("MPLBACKEND", None)
     env.pop("PYTHONWARNINGS", None)
     if "PYTHONWARNINGS" in _CALLER_ENV:
@@ -89,7 +83,7 @@ def timed(cmd: list[str], *, cwd=None, env=None, timeout: float = SUBPROCESS_TIM
     Raises with the command's output when its exit code is not in ``ok``."""
     cpu = children_cpu()
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env or base_env(), capture_output=True, text=True, timeout=timeout)
+    proc = subprocess.run(cmd, cwd=cwd, env=env or grading_env(), capture_output=True, text=True, timeout=timeout)
     seconds = time.perf_counter() - start
     proc.cpu_s = children_cpu() - cpu
     if ok is not None and proc.returncode not in ok:

@@ -46,7 +46,7 @@ elif str(REPO) not in sys.path:
 
 from bench import report  # noqa: E402 (after the path is set)
 from bench.context import QUICK_NOTEBOOK, SOLUTIONS, Bench, all_notebooks  # noqa: E402
-from bench.measure import base_env, say  # noqa: E402
+from bench.measure import grading_env, say  # noqa: E402
 from bench.sections import MOVED, Section, sections  # noqa: E402
 
 
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
         if isinstance(problem, str):
             print(f"bench: {problem}", file=sys.stderr)
             return 2
-    os.environ.update({k: v for k, v in base_env().items() if k not in os.environ})
+    os.environ.update({k: v for k, v in grading_env().items() if k not in os.environ})
     b = make_bench(args, notebooks)
     started = time.perf_counter()
     b.results["machine"] = report.machine()

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from bench.context import ASSIGNMENT, Bench, fmt_s, fmt_wall_cpu
-from bench.measure import base_env, best_of, grading_env, say, student_kernel_env, timed, tool
+from bench.measure import best_of, grading_env, say, student_kernel_env, timed, tool
 from bench.nbrun import read_nb
 
 
@@ -64,10 +64,10 @@ def grade_empty_runs(b: Bench) -> dict:
         folder = Path(tempfile.mkdtemp(prefix="empty-", dir=b.tmp))
         paths = [empty_kit_notebook(folder / f"n{i}") for i in range(many)]
         out = {"cli_startup": best_of(b.repeats, lambda: timed(
-            [*tool("autograder"), "grade", str(folder / "missing.ipynb")], env=base_env(), ok=(2,))[0])}
+            [*tool("autograder"), "grade", str(folder / "missing.ipynb")], env=grading_env(), ok=(2,))[0])}
         kinds = (("zygote", "1"),) if b.quick else (("zygote", "1"), ("scratch", "0"))  # --quick: CI's minutes
         for kind, flag in kinds:
-            env = dict(base_env(), AUTOGRADER_ZYGOTE=flag)
+            env = dict(grading_env(), AUTOGRADER_ZYGOTE=flag)
             for count in (1, many):
                 cmd = [*tool("autograder"), "grade", *map(str, paths[:count]), "--source", str(paths[0]), "--json"]
                 out[f"{kind}_{count}"] = best_of(b.repeats, lambda cmd=cmd, env=env: timed(cmd, env=env)[0])
@@ -124,7 +124,7 @@ def grade_class(b: Bench, section: str, label: str, options: list[str]) -> dict:
     cmd = [*tool("autograder"), "class-grade", str(course(b)["root"]), ASSIGNMENT, "--json", "--fresh", *options]
     for student in students:
         cmd += ["--student", student]
-    wall, proc = timed(cmd, env=base_env(), ok=(0, 1))
+    wall, proc = timed(cmd, env=grading_env(), ok=(0, 1))
     outcomes = json.loads(proc.stdout.strip().splitlines()[-1])
     per = [o["seconds"] for o in outcomes]
     run = {"wall_s": wall, "cpu_s": proc.cpu_s, "per_minute": 60 * len(students) / wall,

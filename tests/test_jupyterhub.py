@@ -48,6 +48,7 @@ from pathlib import Path
 import pytest
 
 from tests.jupyterhub_harness import INSTALL_HINT, REPO, CourseHub, missing_dependencies
+from tests.kit import plain_lines
 
 pytestmark = pytest.mark.slow
 
@@ -490,12 +491,6 @@ def written_answers(nb_name: str) -> list[tuple[str, float, str]]:
     cells = json.loads((SOLUTIONS / nb_name).read_text())["cells"]
     return [(meta(c)["grade_id"], float(meta(c)["points"]), source(c)) for c in cells
             if meta(c).get("solution") and meta(c).get("grade") and c["cell_type"] == "markdown"]
-
-
-def plain_lines(rubric: str) -> list[str]:
-    """The rubric's lines without markdown in them, as they read on a rendered page."""
-    lines = [line.strip().removeprefix("- ") for line in rubric.splitlines()]
-    return [line for line in lines if len(line) > 30 and not any(ch in line for ch in "*`_[]\"'")]
 
 
 def rubric_lines(nb_name: str) -> set[str]:

@@ -22,9 +22,9 @@ from pathlib import Path
 import nbformat
 
 from autograder import cells as kitcells
-from autograder.report import SUSPECT, CellResult
 from autograder.coursedir import CourseLayout, outcomes_path
 from autograder.coursedir import layout as course_layout
+from autograder.report import SUSPECT, CellResult
 
 
 @dataclass

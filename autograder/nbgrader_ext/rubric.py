@@ -12,11 +12,12 @@ forgery) is dropped first; a written answer whose source is still the stub gets 
 from __future__ import annotations
 
 from nbformat.v4 import new_markdown_cell
+from nbgrader.preprocessors import ClearSolutions
 
 from autograder.cells import RUBRIC_KEY, grade_id, is_manual_cell, is_rubric_cell, points
 from autograder.nbgrader_ext.kit import KitPreprocessor
 
-STUB = "YOUR ANSWER HERE"
+STUB = ClearSolutions.class_traits()["text_stub"].default_value  # nbgrader's "YOUR ANSWER HERE"
 HEADING = ("**Rubric for `{grade_id}` ({points:g} point{s}), for the TA: not in the student's release or "
            "feedback**\n\n")
 

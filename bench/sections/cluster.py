@@ -16,7 +16,7 @@ import time
 
 from bench import shared
 from bench.context import ASSIGNMENT, Bench, fmt_s
-from bench.measure import base_env
+from bench.measure import grading_env
 
 NAME = "cluster"
 OVERHEAD_SAMPLES = 3
@@ -66,7 +66,7 @@ def run(b: Bench) -> dict:
     course_root = shared.course(b)["root"]
     students = list(shared.class_students(b))
     out = {"submissions": len(students), "notebooks": names}
-    dask = LocalDask(b.tmp / "dask", env=base_env())
+    dask = LocalDask(b.tmp / "dask", env=grading_env())
     try:
         address = dask.start_scheduler()
         dask.start_worker("w1")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bench import shared
 from bench.context import ASSIGNMENT, TARGETS, Bench, fmt_s, fmt_wall_cpu
-from bench.measure import base_env, best_of, grading_env, say, timed, tool
+from bench.measure import best_of, grading_env, say, timed, tool
 from bench.nbrun import grading_view, read_nb, run_floor, workdir_for
 
 NBGRADER_NOOPS = [
@@ -66,7 +66,7 @@ def autograder_grade(b: Bench, floor_s: float, limit: float) -> dict:
         shutil.copy2(path, sub / path.name)
     say(f"autograder grade {' '.join(p.name for p in b.notebooks)} (one run)")
     wall, proc = timed([*tool("autograder"), "grade", *(str(sub / p.name) for p in b.notebooks), "--json"],
-                       env=base_env())
+                       env=grading_env())
     per = {}
     for line in proc.stdout.splitlines():
         if line.strip():

@@ -6,7 +6,7 @@ import statistics
 import sys
 
 from bench.context import TARGETS, Bench, fmt_s
-from bench.measure import base_env, timed
+from bench.measure import grading_env, timed
 
 PROBE = '''\
 import json, time
@@ -23,7 +23,7 @@ print(json.dumps({"import_s": t1 - t0, "tensors_s": t2 - t1, "flat_subsets_s": t
 
 def run(b: Bench) -> dict:
     """First load into an empty cache, then loads in fresh processes (the import of torch is not counted)."""
-    env = dict(base_env(), COURSE_CACHE_DIR=str(b.tmp / "mnist-cache"))
+    env = dict(grading_env(), COURSE_CACHE_DIR=str(b.tmp / "mnist-cache"))
 
     def probe() -> dict:
         _, proc = timed([sys.executable, "-c", PROBE], env=env)
