@@ -38,7 +38,7 @@ def part4_cells() -> dict | None:
     import nbformat
 
     from autograder.cells import grade_id
-    from autograder.runner import SOLUTIONS
+    from autograder.checkout import SOLUTIONS
 
     for path in sorted(p for p in SOLUTIONS.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts):
         cells = {grade_id(c): c for c in nbformat.read(str(path), as_version=4).cells}
@@ -56,7 +56,8 @@ def _train_as_notebook(cells: dict, shift: int) -> tuple[dict, dict[int, float]]
     import matplotlib.pyplot as plt
 
     from autograder.reference import autoencoder as ref
-    from course_utils import data, seed as seeding
+    from course_utils import data
+    from course_utils import seed as seeding
 
     seconds: dict[int, float] = {}
 

@@ -17,11 +17,10 @@ from pathlib import Path
 import nbformat
 
 from autograder.cells import grade_id, is_manual_cell, points
+from autograder.checkout import ASSIGNMENT, REPO, SOLUTIONS
 from autograder.coursedir import layout as course_layout
-from autograder.runner import REPO_ROOT, SOLUTIONS
 from autograder.tools import nbgrader, run_tool
 
-ASSIGNMENT = "autoencoders"
 COURSE_ID = "autoencoders-demo"
 
 # The kit's own folders, when this repository is used as a course: source notebooks in solutions/, the
@@ -31,7 +30,7 @@ def repo_course(release: Path | None = None) -> list[str]:
             f"--CourseDirectory.release_directory={Path(release).resolve() if release else 'assignments'}"]
 
 
-def generate_release(out: Path | None = None, root: Path = REPO_ROOT) -> Path:
+def generate_release(out: Path | None = None, root: Path = REPO) -> Path:
     """Sync the check cells with the checks, then regenerate the student release from ``solutions/``
     (into ``assignments/`` or ``out``)."""
     from autograder.sync import SyncError, sync
@@ -79,7 +78,7 @@ def make_course(root: Path, course: str = COURSE_ID, only: list[str] | None = No
             if path.name not in only:
                 path.unlink()
     (root / "nbgrader_config.py").write_text(COURSE_CONFIG.format(
-        repo_config=str(REPO_ROOT / "nbgrader_config.py"), root=str(root), course=course,
+        repo_config=str(REPO / "nbgrader_config.py"), root=str(root), course=course,
         db=str(root / "gradebook.db"), exchange=str(exchange))
         + "".join(f"c.CourseDirectory.{key} = {value!r}\n" for key, value in (settings or {}).items()))
     return root

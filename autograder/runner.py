@@ -12,11 +12,9 @@ from pathlib import Path
 import nbformat
 
 from autograder import cells as kitcells
+from autograder.checkout import SOLUTIONS
 from autograder.report import CannotGrade, NotebookResult
 from autograder.restore import restore
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO_ROOT / "solutions"
 
 
 def find_source(submission: Path, solutions: Path = SOLUTIONS) -> Path:

@@ -70,7 +70,7 @@ def sync(paths: list[Path], check: bool = False, whole_course: bool = True) -> l
 
 
 def main(args) -> int:
-    from autograder.runner import SOLUTIONS
+    from autograder.checkout import SOLUTIONS
 
     paths = [Path(p) for p in args.notebooks] or sorted(SOLUTIONS.rglob("*.ipynb"))
     paths = [p for p in paths if ".ipynb_checkpoints" not in p.parts]

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from autograder import limits
+from autograder.checkout import SHARED_DATA
 
 
 def venv_bin(name: str) -> str:
@@ -34,10 +35,6 @@ def run_tool(command: str, *args: str, cwd: Path | None = None, check: bool = Tr
 def nbgrader(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
     """Run one nbgrader command; on failure show its output and raise."""
     return run_tool("nbgrader", *args, cwd=cwd, check=check)
-
-
-# The MNIST copy a development machine keeps beside the kit's checkout (the Makefile exports the same).
-SHARED_DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
 def with_local_data(env: dict) -> dict:

@@ -1,13 +1,12 @@
-"""What every section shares: the kit's paths, issue 8's targets, and the :class:`Bench` a run records into."""
+"""What every section shares: issue 8's targets, and the :class:`Bench` a run records into."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-REPO = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO / "solutions" / "autoencoders"
-ASSIGNMENT = "autoencoders"
+from autograder.checkout import solution_notebooks
+
 #: --quick measures one notebook: this one when it exists (the cheapest to run and grade), else the first.
 QUICK_NOTEBOOK = "02_linear_layers.ipynb"
 
@@ -22,11 +21,6 @@ TARGETS = {
     "mnist_load_s": 1.0,
     "fixed_per_notebook_s": 2.85,  # issue 12: 2026-11-27's 1.85 s per notebook + 1 s
 }
-
-
-def all_notebooks() -> list[Path]:
-    """Every solution notebook of the assignment (globbed: new notebooks are measured as they appear)."""
-    return sorted(SOLUTIONS.glob("*.ipynb"))
 
 
 def fmt_s(x: float | None) -> str:
@@ -65,7 +59,7 @@ class Bench:
     @property
     def partial(self) -> str:
         """'(n of N notebooks)' when only some notebooks are measured, else ''."""
-        total = len(all_notebooks())
+        total = len(solution_notebooks())
         return f"({len(self.notebooks)} of {total} notebooks)" if len(self.notebooks) < total else ""
 
     def once(self, key: str, measure: Callable[[], object]):

@@ -44,8 +44,9 @@ if sys.path and Path(sys.path[0] or ".").resolve() == HERE:  # `python bench/run
 elif str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from autograder.checkout import SOLUTION_NOTEBOOKS, solution_notebooks  # noqa: E402
 from bench import report  # noqa: E402 (after the path is set)
-from bench.context import QUICK_NOTEBOOK, SOLUTIONS, Bench, all_notebooks  # noqa: E402
+from bench.context import QUICK_NOTEBOOK, Bench  # noqa: E402
 from bench.measure import grading_env, say  # noqa: E402
 from bench.sections import MOVED, Section, sections  # noqa: E402
 
@@ -67,9 +68,9 @@ def parse_args(argv=None, names: list[str] = ()):
 
 def pick_notebooks(args) -> list[Path] | str:
     """The notebooks to measure, or why there are none."""
-    notebooks = all_notebooks()
+    notebooks = solution_notebooks()
     if not notebooks:
-        return f"no notebooks in {SOLUTIONS}"
+        return f"no notebooks in {SOLUTION_NOTEBOOKS}"
     if args.notebook:
         by_name = {p.name: p for p in notebooks}
         missing = [n for n in args.notebook if n not in by_name]

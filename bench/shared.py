@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.context import ASSIGNMENT, Bench, fmt_s, fmt_wall_cpu
+from autograder.checkout import ASSIGNMENT
+from bench.context import Bench, fmt_s, fmt_wall_cpu
 from bench.measure import best_of, grading_env, say, student_kernel_env, timed, tool
 from bench.nbrun import read_nb
 
@@ -151,7 +152,6 @@ def add_submission(course_root: Path, student: str, kind: str, names: list[str])
     import nbformat
 
     from autograder.course import full_marks_notebook, partly_wrong_notebook
-
     from autograder.coursedir import layout
 
     folder = layout(course_root).submitted(student, ASSIGNMENT)

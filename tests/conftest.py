@@ -1,12 +1,9 @@
 import os
-from pathlib import Path
 
 import pytest
 
 from autograder.limits import configure_process
 from autograder.tools import with_local_data
-
-REPO = Path(__file__).resolve().parent.parent
 
 # Tests run like the grader: one torch thread, headless plots (autograder.limits), a local MNIST copy.
 configure_process()

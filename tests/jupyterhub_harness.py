@@ -22,7 +22,8 @@ from pathlib import Path
 import psutil
 import requests
 
-REPO = Path(__file__).resolve().parent.parent
+from autograder.checkout import REPO
+
 DEPLOY = REPO / "deploy"
 CHP = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
 CHROMIUM = Path("/usr/bin/chromium")

@@ -7,14 +7,11 @@ import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from autograder.cells import KIT_KEY, check_cells, check_line, nbgrader_meta  # noqa: F401 (re-exported)
-
-REPO = Path(__file__).resolve().parent.parent
-SOLUTIONS = REPO / "solutions" / "autoencoders"
-RELEASE = REPO / "assignments" / "autoencoders"
+from autograder.checkout import REPO, RELEASE_NOTEBOOKS, SOLUTION_NOTEBOOKS, solution_notebooks  # noqa: F401 (re-exported)
 
 
 def notebooks() -> list[Path]:
-    return sorted(SOLUTIONS.glob("*.ipynb"))
+    return solution_notebooks()
 
 
 def read(path: Path) -> nbformat.NotebookNode:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import nbformat
 
-from tests.kit import RELEASE, SOLUTIONS, read
+from tests.kit import RELEASE_NOTEBOOKS, SOLUTION_NOTEBOOKS, read
 
 NOTEBOOK = "02_linear_layers.ipynb"
 FORWARD = ("def linear_forward(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:\n"
@@ -216,10 +216,10 @@ DUE, LATE_TIMESTAMP = "2031-01-01 00:00:00 UTC", "2031-01-02 09:30:00.000000 UTC
 def notebook_for(student: str) -> nbformat.NotebookNode:
     spec, extra = STUDENTS[student]
     if spec == "release":
-        return read(RELEASE / NOTEBOOK)
-    nb = read(SOLUTIONS / NOTEBOOK)
+        return read(RELEASE_NOTEBOOKS / NOTEBOOK)
+    nb = read(SOLUTION_NOTEBOOKS / NOTEBOOK)
     if spec != "solution":
-        release = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in read(RELEASE / NOTEBOOK).cells}
+        release = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in read(RELEASE_NOTEBOOKS / NOTEBOOK).cells}
         for cell in nb.cells:
             gid = cell.metadata.get("nbgrader", {}).get("grade_id")
             if gid and gid in release and cell.metadata["nbgrader"].get("solution"):

@@ -4,7 +4,7 @@ import pytest
 from autograder import samples
 from autograder.audit import audit_notebook, audit_source
 from tests.hostile import forgery
-from tests.kit import RELEASE, notebooks, read
+from tests.kit import RELEASE_NOTEBOOKS, notebooks, read
 
 ATTACKS = {  # source -> words its flags must contain
     forgery.SYS_PATH_PACKAGE: "sys.path", forgery.META_PATH_FINDER: "sys.meta_path",
@@ -48,7 +48,7 @@ def test_flags_name_the_cell_and_line():
 @pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
 def test_no_false_alarm_on_solutions_and_releases(notebook):
     assert audit_notebook(read(notebook)) == []
-    assert audit_notebook(read(RELEASE / notebook.name)) == []
+    assert audit_notebook(read(RELEASE_NOTEBOOKS / notebook.name)) == []
 
 
 @pytest.mark.parametrize("module", samples.modules(), ids=lambda m: m.__name__.rsplit(".", 1)[-1])

@@ -7,11 +7,10 @@ import json
 import math
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from autograder.checkout import REPO
 
 SECTIONS = ("startup", "mnist", "notebooks", "grading", "class", "cluster", "report")
 
@@ -93,10 +92,10 @@ def test_sections_are_the_modules_named_in_one_list():
 def test_views_of_a_kit_notebook():
     """A student runs a notebook without its check cells; the grading floor calls the in-kernel runner."""
     from autograder import cells
-    from bench.context import all_notebooks
+    from autograder.checkout import solution_notebooks
     from bench.nbrun import grading_view, read_nb, student_view
 
-    nb = read_nb(all_notebooks()[0])
+    nb = read_nb(solution_notebooks()[0])
     checks = cells.check_cells(nb)
     assert checks
     assert not cells.check_cells(student_view(nb))

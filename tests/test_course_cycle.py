@@ -4,7 +4,7 @@ import csv
 import pytest
 
 from autograder.course import ASSIGNMENT, _gradebook_rows, run_course_cycle
-from tests.kit import SOLUTIONS, check_cells, plain_lines, read, rubrics
+from tests.kit import SOLUTION_NOTEBOOKS, check_cells, plain_lines, read, rubrics
 
 NOTEBOOK = "01_pca_encoder.ipynb"  # one notebook keeps this test to about a minute; `make course` runs them all
 # A course configured its own way: every folder the kit reads renamed, the gradebook outside the course.
@@ -35,7 +35,7 @@ def renamed_course(tmp_path_factory, mnist_available):
 @pytest.mark.xdist_group("course_cycle")
 def test_grades_match_what_each_sample_student_did(course):
     rows = {(s, n): (score, mx) for s, n, score, mx in _gradebook_rows(course / "course")}
-    full = sum(check_cells(read(SOLUTIONS / NOTEBOOK)).values())
+    full = sum(check_cells(read(SOLUTION_NOTEBOOKS / NOTEBOOK)).values())
     nb = NOTEBOOK.removesuffix(".ipynb")
     assert rows[("ada", nb)] == (full, full + 3)  # + 3 points of "Think!" answers left to a person
     assert 0 < rows[("ben", nb)][0] < full
@@ -91,7 +91,7 @@ def test_a_course_configured_its_own_way_gets_the_same_grades(course, renamed_co
     nb = NOTEBOOK.removesuffix(".ipynb")
     for student, notebook, score, _ in rows:
         assert report[student]["status"] == "graded" and float(report[student][notebook]) == score, report[student]
-    assert float(report["ada"][nb]) == sum(check_cells(read(SOLUTIONS / NOTEBOOK)).values())
+    assert float(report["ada"][nb]) == sum(check_cells(read(SOLUTION_NOTEBOOKS / NOTEBOOK)).values())
 
 
 @pytest.mark.slow
@@ -101,7 +101,7 @@ def test_the_rubric_is_for_the_ta_alone(course):
     solutions hold for it; nowhere in the release, nor in any student's feedback."""
     from autograder.cells import grade_id, is_manual_cell, is_rubric_cell
 
-    found = rubrics(SOLUTIONS / NOTEBOOK)
+    found = rubrics(SOLUTION_NOTEBOOKS / NOTEBOOK)
     phrases = [line for text in found.values() for line in plain_lines(text)]
     root = course / "course"
     for path in (root / "release" / ASSIGNMENT).rglob("*"):

@@ -2,7 +2,7 @@
 import pytest
 
 from autograder.cells import is_check_cell
-from tests.kit import SOLUTIONS, read
+from tests.kit import SOLUTION_NOTEBOOKS, read
 
 
 @pytest.mark.slow
@@ -11,7 +11,7 @@ def test_plain_nbgrader_execute_scores_every_check_cell_zero(tmp_path, mnist_ava
     from nbgrader.preprocessors import Execute
     from nbgrader.utils import determine_grade
 
-    nb = read(SOLUTIONS / "02_linear_layers.ipynb")
+    nb = read(SOLUTION_NOTEBOOKS / "02_linear_layers.ipynb")
     nb, _ = Execute(timeout=300).preprocess(nb, {"metadata": {"path": str(tmp_path)}})
     grades = [determine_grade(cell) for cell in nb.cells if is_check_cell(cell)]
     assert grades and all(score == 0 < points for score, points in grades), grades
@@ -24,7 +24,7 @@ def test_the_executor_writes_the_verified_score(tmp_path, mnist_available):
     from autograder.executor import GradingClient
     from autograder.report import MIME
 
-    nb = read(SOLUTIONS / "02_linear_layers.ipynb")
+    nb = read(SOLUTION_NOTEBOOKS / "02_linear_layers.ipynb")
     client = GradingClient(nb, workdir=tmp_path)
     nb = client.grade()
     for cell in (c for c in nb.cells if is_check_cell(c)):

@@ -26,9 +26,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder.checkout import REPO
 from course_utils.explorer import LatentExplorer, latent_explorer, widget_frontend
 
-REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts" / "explorer"
 
 # A notebook that needs no MNIST: a seeded random decoder and random codes (what matters is the explorer).

@@ -9,7 +9,7 @@ import pytest
 
 from tests.hostile.corpus import CASES
 from tests.hostile.forgery import STEAL
-from tests.kit import SOLUTIONS, check_cells, read
+from tests.kit import SOLUTION_NOTEBOOKS, check_cells, read
 
 # A cell's limit, in seconds. Each runaway cell spins for this long; an honest cell needs a few seconds alone, and
 # 20 or more in class-grade -j 2 beside another test worker on 2 cores.
@@ -22,7 +22,7 @@ def _env(cell_timeout: str = CELL_TIMEOUT):
 
 def _expected(case):
     """(cell, wanted points or (low, high), words, max points); "any" cells are left out."""
-    full = check_cells(read(SOLUTIONS / case.notebook))
+    full = check_cells(read(SOLUTION_NOTEBOOKS / case.notebook))
     default = ("full", None) if case.notebook == "01_pca_encoder.ipynb" else ("any", None)
     for cell, points in full.items():
         want, words = case.expect.get(cell, default)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from tests.kit import SOLUTIONS, read
+from tests.kit import SOLUTION_NOTEBOOKS, read
 
 SPY = r'''
 import gc, os, sys, types, json, pathlib
@@ -68,7 +68,7 @@ def looks(tmp_path_factory, mnist_available):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(1)  # a service of the grader's side, on a port the kernel knows
-    nb = read(SOLUTIONS / "01_pca_encoder.ipynb")
+    nb = read(SOLUTION_NOTEBOOKS / "01_pca_encoder.ipynb")
     after = next(i for i, c in enumerate(nb.cells) if kitcells.grade_id(c) == "pca_fit_sol")
     nb.cells.insert(after + 1, new_code_cell(SPY))
     nb.cells.append(new_code_cell("import json\nprint('LOOKS=' + json.dumps(LOOKS))"))

@@ -47,14 +47,13 @@ from pathlib import Path
 
 import pytest
 
+from autograder.checkout import ASSIGNMENT, SOLUTION_NOTEBOOKS
 from tests.jupyterhub_harness import INSTALL_HINT, REPO, CourseHub, missing_dependencies
 from tests.kit import plain_lines
 
 pytestmark = pytest.mark.slow
 
 ARTIFACTS = REPO / "artifacts" / "jupyterhub"
-SOLUTIONS = REPO / "solutions" / "autoencoders"
-ASSIGNMENT = "autoencoders"
 COURSE_ID = "autoencoders-unit"
 
 # The notebooks the hub cycle puts in the course. Part 1 keeps the test to a few minutes (each
@@ -69,7 +68,7 @@ TA_COMMENT = "TA on {}: right idea; say which digits overlap and why."
 
 
 def course_notebooks() -> list[str]:
-    available = sorted(p.name for p in SOLUTIONS.glob("*.ipynb"))
+    available = sorted(p.name for p in SOLUTION_NOTEBOOKS.glob("*.ipynb"))
     choice = os.environ.get("HUB_TEST_NOTEBOOKS", "").strip()
     if choice == "all":
         wanted = available
@@ -78,8 +77,8 @@ def course_notebooks() -> list[str]:
     else:
         wanted = list(HUB_NOTEBOOKS) if HUB_NOTEBOOKS else available
     unknown = sorted(set(wanted) - set(available))
-    assert not unknown, f"no notebook named {unknown} in {SOLUTIONS} (it has {available})"
-    assert wanted, f"no notebooks in {SOLUTIONS}"
+    assert not unknown, f"no notebook named {unknown} in {SOLUTION_NOTEBOOKS} (it has {available})"
+    assert wanted, f"no notebooks in {SOLUTION_NOTEBOOKS}"
     return wanted
 
 
@@ -128,7 +127,7 @@ def hidden_code_lines() -> set[str]:
     Lines that also occur in a solutions notebook are left out: a student's own code may read the same.
     """
     notebook_lines = set()
-    for nb in SOLUTIONS.glob("*.ipynb"):
+    for nb in SOLUTION_NOTEBOOKS.glob("*.ipynb"):
         for cell in json.loads(nb.read_text())["cells"]:
             notebook_lines.update(line.strip() for line in source(cell).splitlines())
     lines = set()
@@ -306,7 +305,7 @@ class HubCycle:
             f"{name}'s {nb_name} has solution code in it"
         if name == FILLS_IN:
             answers = {meta(c)["grade_id"]: source(c) if c["cell_type"] == "code" else OWN_ANSWER.format(meta(c)["grade_id"])
-                       for c in json.loads((SOLUTIONS / nb_name).read_text())["cells"] if meta(c).get("solution")}
+                       for c in json.loads((SOLUTION_NOTEBOOKS / nb_name).read_text())["cells"] if meta(c).get("solution")}
             for cell in nb["cells"]:
                 if meta(cell).get("solution"):
                     cell["source"] = answers[meta(cell)["grade_id"]]
@@ -488,7 +487,7 @@ class HubCycle:
 
 def written_answers(nb_name: str) -> list[tuple[str, float, str]]:
     """(grade id, points, rubric) of each written "Think!" answer of a notebook, from the solutions."""
-    cells = json.loads((SOLUTIONS / nb_name).read_text())["cells"]
+    cells = json.loads((SOLUTION_NOTEBOOKS / nb_name).read_text())["cells"]
     return [(meta(c)["grade_id"], float(meta(c)["points"]), source(c)) for c in cells
             if meta(c).get("solution") and meta(c).get("grade") and c["cell_type"] == "markdown"]
 
@@ -569,7 +568,7 @@ def _student_explores_the_latent_space(hub: CourseHub, student) -> None:
     from tests.jupyterhub_browser import StudentBrowser
 
     student.request("PUT", "api/contents/explore", json={"type": "directory"}, expect=(200, 201))
-    student.write_notebook(f"explore/{PART4}", json.loads((SOLUTIONS / PART4).read_text()))
+    student.write_notebook(f"explore/{PART4}", json.loads((SOLUTION_NOTEBOOKS / PART4).read_text()))
     with StudentBrowser(hub.url, ARTIFACTS, dict(os.environ, COURSE_HUB_RUN_ID=hub.run_id)) as browser:
         browser.login(FILLS_IN, hub.passwords()[FILLS_IN])
         browser.run_all_cells(f"{hub.url}user/{FILLS_IN}/lab/tree/explore/{PART4}?reset")

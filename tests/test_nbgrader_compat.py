@@ -28,7 +28,8 @@ from pathlib import Path
 import nbgrader
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
+from autograder.checkout import REPO
+
 KIT_CONFIG = REPO / "nbgrader_config.py"
 KNOWN_FAILURES = Path(__file__).resolve().parent / "nbgrader_known_failures.txt"
 NBGRADER_TESTS = Path(nbgrader.__file__).resolve().parent / "tests"

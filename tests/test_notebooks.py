@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from tests.kit import RELEASE, check_cells, notebooks, read
+from tests.kit import RELEASE_NOTEBOOKS, check_cells, notebooks, read
 
 AUTOGRADER = [sys.executable, "-m", "autograder.cli"]
 
@@ -26,7 +26,7 @@ def solutions_graded(mnist_available):
 
 @pytest.fixture(scope="session")
 def release_graded(mnist_available):
-    return grade_all([RELEASE / p.name for p in notebooks()])  # their sources: solutions/, found by name
+    return grade_all([RELEASE_NOTEBOOKS / p.name for p in notebooks()])  # their sources: solutions/, found by name
 
 
 def _schema(result):

@@ -2,7 +2,7 @@
 import subprocess
 import sys
 
-from tests.kit import REPO, RELEASE, SOLUTIONS
+from tests.kit import RELEASE_NOTEBOOKS, REPO, SOLUTION_NOTEBOOKS
 
 TEST_CHECKS = [sys.executable, "-m", "autograder.cli", "test-checks"]
 
@@ -12,7 +12,7 @@ def run(*args, timeout=600):
 
 
 def test_one_cells_checks_on_the_solution_with_pytest_selection(mnist_available):
-    proc = run(SOLUTIONS / "02_linear_layers.ipynb", "-k", "test_forward", "-v")
+    proc = run(SOLUTION_NOTEBOOKS / "02_linear_layers.ipynb", "-k", "test_forward", "-v")
     assert proc.returncode == 0, proc.stdout[-3000:]
     out = proc.stdout
     assert "autograder/checks/linear.py::test_forward_values PASSED" in out
@@ -21,15 +21,15 @@ def test_one_cells_checks_on_the_solution_with_pytest_selection(mnist_available)
 
 
 def test_failures_show_the_students_message_and_stop_with_x(mnist_available):
-    proc = run(RELEASE / "02_linear_layers.ipynb", "--cell", "linear_layer", "-x")
+    proc = run(RELEASE_NOTEBOOKS / "02_linear_layers.ipynb", "--cell", "linear_layer", "-x")
     assert proc.returncode == 1, proc.stdout[-3000:]
     assert "1 failed" in proc.stdout and "stopping after 1 failures" in proc.stdout
     assert "FAIL [0/1] test_layer_parameters: `Linear` is still a blank" in proc.stdout
 
 
 def test_parametrized_family_and_an_unknown_cell(mnist_available):
-    proc = run(SOLUTIONS / "03_activations.ipynb", "--cell", "sigmoid", "--notebook-cells", "answers", "-q")
+    proc = run(SOLUTION_NOTEBOOKS / "03_activations.ipynb", "--cell", "sigmoid", "--notebook-cells", "answers", "-q")
     assert proc.returncode == 0, proc.stdout[-3000:]
     assert "sigmoid: 6 / 6" in proc.stdout and "PASS [1/1] test_values[sigmoid]" in proc.stdout
-    proc = run(SOLUTIONS / "03_activations.ipynb", "--cell", "no_such_cell")
+    proc = run(SOLUTION_NOTEBOOKS / "03_activations.ipynb", "--cell", "no_such_cell")
     assert proc.returncode == 4 and "has no check cell no_such_cell" in proc.stderr

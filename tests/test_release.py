@@ -5,12 +5,13 @@ import re
 import pytest
 
 from autograder.cells import check_line, is_check_cell, is_kit_notebook
-from tests.kit import REPO, RELEASE, SOLUTIONS, check_cells, nbgrader_meta, notebooks, plain_lines, read, rubrics
+from tests.kit import (REPO, RELEASE_NOTEBOOKS, SOLUTION_NOTEBOOKS, check_cells, nbgrader_meta, notebooks, plain_lines,
+                       read, rubrics)
 
 
 def test_every_notebook_has_a_release():
     assert notebooks(), "no source notebooks"
-    assert sorted(p.name for p in RELEASE.glob("*")) == sorted(p.name for p in notebooks())
+    assert sorted(p.name for p in RELEASE_NOTEBOOKS.glob("*")) == sorted(p.name for p in notebooks())
 
 
 @pytest.mark.slow
@@ -19,10 +20,10 @@ def test_committed_release_equals_a_fresh_generation(tmp_path):
 
     fresh = generate_release(tmp_path / "release")
     for nb in notebooks():
-        committed = json.loads((RELEASE / nb.name).read_text())
+        committed = json.loads((RELEASE_NOTEBOOKS / nb.name).read_text())
         generated = json.loads((fresh / nb.name).read_text())
         assert committed == generated, f"{nb.name}: assignments/ is stale: run `make release` (autograder release)"
-    assert sorted(p.name for p in fresh.iterdir()) == sorted(p.name for p in RELEASE.iterdir())
+    assert sorted(p.name for p in fresh.iterdir()) == sorted(p.name for p in RELEASE_NOTEBOOKS.iterdir())
 
 
 def _solution_lines(nb) -> set[str]:
@@ -51,8 +52,8 @@ def _hidden_check_lines() -> set[str]:
 
 @pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
 def test_release_holds_no_solution_and_no_hidden_check(notebook):
-    release_text = (RELEASE / notebook.name).read_text()
-    released = read(RELEASE / notebook.name)
+    release_text = (RELEASE_NOTEBOOKS / notebook.name).read_text()
+    released = read(RELEASE_NOTEBOOKS / notebook.name)
     sources = "\n".join(c.source for c in released.cells)
     assert "BEGIN SOLUTION" not in release_text and "BEGIN HIDDEN" not in release_text
     leaked = [line for line in _solution_lines(read(notebook)) if line in sources]
@@ -71,17 +72,17 @@ def test_the_tas_rubrics_are_not_in_the_release(notebook):
     """Each written answer of the solutions holds its rubric; the student's copy has only the answer box."""
     found = rubrics(notebook)
     assert found and all(len(plain_lines(text)) >= 2 for text in found.values()), found
-    release_text = (RELEASE / notebook.name).read_text()
+    release_text = (RELEASE_NOTEBOOKS / notebook.name).read_text()
     leaked = [line for text in found.values() for line in plain_lines(text) if line in release_text]
     assert not leaked, f"rubric lines in the release: {leaked[:3]}"
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in read(RELEASE / notebook.name).cells
+    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in read(RELEASE_NOTEBOOKS / notebook.name).cells
                if c.metadata.get("nbgrader", {}).get("grade_id") in found}
     assert answers == {gid: "YOUR ANSWER HERE" for gid in found}, answers
 
 
 @pytest.mark.parametrize("notebook", notebooks(), ids=lambda p: p.stem)
 def test_blanks_name_their_function(notebook):
-    for cell in read(RELEASE / notebook.name).cells:
+    for cell in read(RELEASE_NOTEBOOKS / notebook.name).cells:
         for match in re.finditer(r"raise NotImplementedError\((.*)\)", cell.source):
             assert re.fullmatch(r'"Student exercise: [A-Za-z_][\w.]*"', match.group(1)), match.group(0)
 
@@ -90,7 +91,7 @@ def test_blanks_name_their_function(notebook):
 def test_check_cells_are_one_line_worth_their_checks(notebook):
     from autograder import registry
 
-    for folder in (SOLUTIONS, RELEASE):
+    for folder in (SOLUTION_NOTEBOOKS, RELEASE_NOTEBOOKS):
         nb = read(folder / notebook.name)
         assert is_kit_notebook(nb), f"{folder.name}/{notebook.name} is not marked as a kit notebook"
         cells = check_cells(nb)
@@ -156,7 +157,7 @@ def _solution_regions(nb) -> list[list[str]]:
 
 def test_no_release_gives_away_another_notebooks_answers():
     """The whole assignment is released at once: part 4 must not hand out part 1's PCA, say."""
-    releases = {nb.name: "\n".join(c.source for c in read(RELEASE / nb.name).cells) for nb in notebooks()}
+    releases = {nb.name: "\n".join(c.source for c in read(RELEASE_NOTEBOOKS / nb.name).cells) for nb in notebooks()}
     for source in notebooks():
         for region in _solution_regions(read(source)):
             for name, text in releases.items():

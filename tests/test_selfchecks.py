@@ -18,7 +18,7 @@ from autograder import samples
 from autograder.pytest_plugin import check_notebook, run_notebook
 from autograder.remote import LocalChannel, Remote
 from course_utils import diagnose, selfcheck
-from tests.kit import SOLUTIONS, read
+from tests.kit import SOLUTION_NOTEBOOKS, read
 
 WARN, TICK = selfcheck.WARN, selfcheck.TICK
 SELF_CHECKS = {  # notebook -> its self-check cells (grade ids)
@@ -35,7 +35,7 @@ def _module(name):
 def _swap(module, replace: dict, tmp_path):
     import nbformat
 
-    nb = read(SOLUTIONS / module.NOTEBOOK)
+    nb = read(SOLUTION_NOTEBOOKS / module.NOTEBOOK)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
         if gid in replace:
@@ -47,7 +47,7 @@ def _swap(module, replace: dict, tmp_path):
 
 def _namespace(notebook: str, replace: dict, cells: list[str], prelude: str) -> dict:
     """The namespace of a few answer cells of a solution notebook (some swapped for a sample's)."""
-    sources = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in read(SOLUTIONS / notebook).cells}
+    sources = {c.metadata.get("nbgrader", {}).get("grade_id"): c.source for c in read(SOLUTION_NOTEBOOKS / notebook).cells}
     ns: dict = {"__name__": "__main__"}
     exec(prelude, ns)
     for gid in cells:
@@ -219,7 +219,7 @@ def test_broken_training_loop_warns_in_part5_and_is_not_learning_when_graded(tmp
 @pytest.mark.parametrize("notebook", sorted(SELF_CHECKS), ids=lambda n: n.split("_")[0])
 def test_every_self_check_passes_on_the_solution(notebook, mnist_available):
     outputs: dict = {}
-    _, errors = run_notebook(SOLUTIONS / notebook, outputs=outputs)
+    _, errors = run_notebook(SOLUTION_NOTEBOOKS / notebook, outputs=outputs)
     assert not errors, errors
     for cell in SELF_CHECKS[notebook]:
         text = outputs[cell]

@@ -7,7 +7,7 @@ import pytest
 
 from autograder import samples
 from autograder.pytest_plugin import check_notebook
-from tests.kit import SOLUTIONS, check_cells, read
+from tests.kit import SOLUTION_NOTEBOOKS, check_cells, read
 
 MODULES = samples.modules()
 
@@ -21,7 +21,7 @@ def _cases(kind):
 def _grade(module, replace, tmp_path, cells="answers", only=None):
     import nbformat
 
-    nb = read(SOLUTIONS / module.NOTEBOOK)
+    nb = read(SOLUTION_NOTEBOOKS / module.NOTEBOOK)
     left = dict(replace)
     for cell in nb.cells:
         gid = cell.metadata.get("nbgrader", {}).get("grade_id")
@@ -41,7 +41,7 @@ def _failed(tally):
 @pytest.mark.parametrize("module", [pytest.param(m, id=m.__name__.rsplit(".", 1)[-1]) for m in MODULES])
 def test_solution_keeps_full_marks_on_every_cell(module, tmp_path, mnist_available):
     tallies = _grade(module, {}, tmp_path, cells="all")
-    assert set(tallies) == set(check_cells(read(SOLUTIONS / module.NOTEBOOK)))
+    assert set(tallies) == set(check_cells(read(SOLUTION_NOTEBOOKS / module.NOTEBOOK)))
     for cell, tally in tallies.items():
         assert tally.points == tally.max_points > 0 and len(tally.checks) > 0, f"{cell}: {_failed(tally)}"
 

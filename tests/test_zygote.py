@@ -12,7 +12,7 @@ import time
 import pytest
 
 from autograder import zygote
-from tests.kit import SOLUTIONS, code, notebook, read
+from tests.kit import REPO, SOLUTION_NOTEBOOKS, code, notebook, read
 
 INSPECT = textwrap.dedent("""
     import json, os, numpy
@@ -147,7 +147,7 @@ def test_a_kernel_cannot_signal_the_zygote_and_a_dead_zygote_stops_no_kernel(tmp
 def test_grades_are_the_same_forked_or_started_from_scratch(tmp_path, monkeypatch, mnist_available):
     """Part 2's solution with a hung cell and a cell that kills the kernel before its checks: each kernel
     restart comes from the zygote (or from scratch), and both ways give the same verified grades."""
-    source = read(SOLUTIONS / "02_linear_layers.ipynb")
+    source = read(SOLUTION_NOTEBOOKS / "02_linear_layers.ipynb")
     first_check = next(i for i, c in enumerate(source.cells) if c.metadata.get("nbgrader", {}).get("grade"))
     source.cells[first_check:first_check] = [
         code("import os, signal"),
@@ -184,7 +184,7 @@ def test_the_zygote_and_its_kernels_exit_with_their_parent(tmp_path, mnist_avail
 
     script = textwrap.dedent(f"""
         import json, sys, threading, time
-        sys.path.insert(0, {str(SOLUTIONS.parent.parent)!r})
+        sys.path.insert(0, {str(REPO)!r})
         from autograder import zygote
         from autograder.executor import GradingClient
         from tests.kit import code, notebook

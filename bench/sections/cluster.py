@@ -14,8 +14,9 @@ from __future__ import annotations
 import statistics
 import time
 
+from autograder.checkout import ASSIGNMENT
 from bench import shared
-from bench.context import ASSIGNMENT, Bench, fmt_s
+from bench.context import Bench, fmt_s
 from bench.measure import grading_env
 
 NAME = "cluster"

@@ -6,8 +6,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from autograder.checkout import ASSIGNMENT
 from bench import shared
-from bench.context import ASSIGNMENT, TARGETS, Bench, fmt_s, fmt_wall_cpu
+from bench.context import TARGETS, Bench, fmt_s, fmt_wall_cpu
 from bench.measure import best_of, grading_env, say, timed, tool
 from bench.nbrun import grading_view, read_nb, run_floor, workdir_for
 

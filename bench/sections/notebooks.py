@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bench.context import TARGETS, Bench, all_notebooks, fmt_s, fmt_wall_cpu
+from autograder.checkout import solution_notebooks
+from bench.context import TARGETS, Bench, fmt_s, fmt_wall_cpu
 from bench.measure import floor_env, say, student_kernel_env
 from bench.nbrun import read_nb, run_floor, run_kernel, student_view, workdir_for
 
@@ -56,4 +57,4 @@ def run(b: Bench) -> dict:
           f"{fmt_s(floor_total)} ({total / floor_total:.2f}x)")
     return {"items": items, "assignment_run_all_s": total, "assignment_floor_s": floor_total,
             "assignment_ratio": total / floor_total, "notebooks_measured": len(items),
-            "notebooks_total": len(all_notebooks())}
+            "notebooks_total": len(solution_notebooks())}

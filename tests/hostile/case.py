@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell
 
-from tests.kit import RELEASE, SOLUTIONS
+from tests.kit import RELEASE_NOTEBOOKS, SOLUTION_NOTEBOOKS
 
 
 @dataclass
@@ -23,7 +23,7 @@ class Case:
     honest: bool = False  # an honest notebook: nothing may be flagged for review
 
     def build(self) -> nbformat.NotebookNode:
-        folder = SOLUTIONS if self.base == "solution" else RELEASE
+        folder = SOLUTION_NOTEBOOKS if self.base == "solution" else RELEASE_NOTEBOOKS
         nb = nbformat.read(str(folder / self.notebook), as_version=4)
         for edit in self.edits:
             edit(nb)
@@ -52,7 +52,7 @@ def replace(grade_id, source):
 def blank(grade_id, notebook="01_pca_encoder.ipynb"):
     """The answer cell as the release has it (a NotImplementedError blank)."""
     def edit(nb):
-        released = nbformat.read(str(RELEASE / notebook), as_version=4)
+        released = nbformat.read(str(RELEASE_NOTEBOOKS / notebook), as_version=4)
         nb.cells[_index(nb, grade_id)].source = released.cells[_index(released, grade_id)].source
     return edit
 
