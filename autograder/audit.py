@@ -261,7 +261,7 @@ def audit_notebook(nb) -> list[Flag]:
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") != "code" or not kitcells.is_editable(cell):
             continue
-        name = kitcells.grade_id(cell) or f"#{index + 1}"
+        name = kitcells.cell_name(cell, index)
         lines = _python(cell.source).splitlines()
         for line, reason in audit_source(cell.source):
             code = lines[line - 1].strip() if 0 < line <= len(lines) else ""

@@ -50,9 +50,6 @@ def part4_cells() -> dict | None:
 
 def _train_as_notebook(cells: dict, shift: int) -> tuple[dict, dict[int, float]]:
     """Run the notebook's setup and training cells with the reference model: (ae_models, seconds per model)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     from autograder.reference import autoencoder as ref
@@ -250,6 +247,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     from autograder import limits
 
+    limits.configure_process()
     started = time.perf_counter()
     figures = calibrate(list(range(max(1, args.seeds))),
                         progress=lambda text: print(f"[calibrate] {text}", file=sys.stderr, flush=True))

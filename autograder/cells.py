@@ -28,6 +28,11 @@ def grade_id(cell) -> str | None:
     return nbgrader_meta(cell).get("grade_id")
 
 
+def cell_name(cell, index: int) -> str:
+    """How the kit names a cell to a person: its grade id, else its place in the notebook ("#3", from 1)."""
+    return grade_id(cell) or f"#{index + 1}"
+
+
 def points(cell) -> float:
     return float(nbgrader_meta(cell).get("points", 0) or 0)
 

@@ -104,15 +104,10 @@ def full_marks_notebook(name: str) -> nbformat.NotebookNode:
 
 
 def partly_wrong_notebook(name: str) -> nbformat.NotebookNode:
-    nb = full_marks_notebook(name)
-    from autograder.samples import partial_mistakes
+    """The full-marks notebook with the samples' PARTIAL_MISTAKES in it."""
+    from autograder.samples import partial_mistakes, with_answers
 
-    mistakes = partial_mistakes().get(name, {})
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in mistakes:
-            cell.source = mistakes[gid]
-    return nb
+    return with_answers(full_marks_notebook(name), partial_mistakes().get(name, {}))
 
 
 SAMPLE_STUDENTS = {

@@ -50,10 +50,13 @@ def grading_env(base: dict | None = None) -> dict:
 
 
 def configure_process() -> None:
-    """Apply the same settings to this process (the test suite, the command line tools)."""
+    """Apply the same settings to this process (the test suite, the command line tools): the one place the
+    trusted side makes its plots headless (a student's kernel does its own, in :mod:`autograder.inkernel`)."""
     for name, value in _settings().items():
         os.environ.setdefault(name, value)
     import sys
 
     if "torch" in sys.modules:
         cap_torch_threads(TORCH_THREADS)
+    if "matplotlib" in sys.modules:  # imported before the environment said so: switch it now
+        sys.modules["matplotlib"].use(os.environ["MPLBACKEND"])

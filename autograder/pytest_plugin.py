@@ -85,7 +85,7 @@ class KernelNotebook:
             if cell.cell_type != "code":
                 continue
             self.client.execute_cell(cell, index)
-            name = kitcells.grade_id(cell) or f"#{index + 1}"
+            name = kitcells.cell_name(cell, index)
             self.outputs[name] = "".join(o.get("text", "") for o in cell.outputs
                                          if o.get("output_type") == "stream" and o.get("name") == "stdout")
             for o in cell.outputs:
@@ -103,45 +103,6 @@ class KernelNotebook:
     def close(self) -> None:
         self.stack.close()
         self.client.close()
-
-
-def run_notebook(path: Path, cells: str = "all", outputs: dict | None = None) -> tuple[dict, list[str]]:
-    """Execute a notebook's code cells in this process: (namespace, one line per cell that raised).
-
-    ``outputs``, when given, receives what each cell printed (its grade id, or ``#n``, -> text).
-    """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import nbformat
-
-    from autograder import cells as kitcells
-
-    nb = nbformat.read(str(path), as_version=4)
-    ns: dict = {"__name__": "__main__"}
-    errors = []
-    with tempfile.TemporaryDirectory(prefix="autograder-checks-") as tmp, contextlib.chdir(tmp), \
-            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        for index, cell in enumerate(nb.cells):
-            if cell.cell_type != "code" or kitcells.is_check_cell(cell):
-                continue
-            if cells == "answers" and not (kitcells.is_answer_cell(cell) or kitcells.grade_id(cell) == "setup"):
-                continue
-            name = kitcells.grade_id(cell) or f"#{index + 1}"
-            printed = io.StringIO()
-            try:
-                with contextlib.redirect_stdout(printed):
-                    exec(compile(cell.source, f"<{path.name}:{name}>", "exec"), ns)
-            except BaseException as exc:  # a broken cell is the student's; the checks say what it costs
-                if isinstance(exc, KeyboardInterrupt):
-                    raise
-                errors.append(f"cell {name} raised {type(exc).__name__}: {str(exc)[:200]}")
-            finally:
-                plt.close("all")
-                if outputs is not None:
-                    outputs[name] = printed.getvalue()
-    return ns, errors
 
 
 def item_cell(item) -> str | None:

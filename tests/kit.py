@@ -18,6 +18,50 @@ def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(str(path), as_version=4)
 
 
+def run_notebook(path: Path, outputs: dict | None = None) -> tuple[dict, list[str]]:
+    """Execute a notebook's code cells, check cells left out, in this process (headless: conftest configures
+    it as the grader's): (namespace, one line per cell that raised). ``outputs``, when given, receives what
+    each cell printed (cell name -> text)."""
+    import contextlib
+    import io
+    import tempfile
+
+    import matplotlib.pyplot as plt
+
+    from autograder.cells import cell_name, is_check_cell
+    from autograder.source import python_source
+
+    nb = read(path)
+    ns: dict = {"__name__": "__main__"}
+    errors = []
+    with tempfile.TemporaryDirectory(prefix="kit-run-") as tmp, contextlib.chdir(tmp), \
+            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type != "code" or is_check_cell(cell):
+                continue
+            name = cell_name(cell, index)
+            printed = io.StringIO()
+            try:
+                with contextlib.redirect_stdout(printed):
+                    exec(compile(python_source(cell.source), f"<{path.name}:{name}>", "exec"), ns)
+            except Exception as exc:  # noqa: BLE001 (a broken cell is reported, the next one still runs)
+                errors.append(f"cell {name} raised {type(exc).__name__}: {str(exc)[:200]}")
+            finally:
+                plt.close("all")
+                if outputs is not None:
+                    outputs[name] = printed.getvalue()
+    return ns, errors
+
+
+def sample_notebook(module, answers: dict[str, str], folder: Path) -> Path:
+    """The solution notebook of a sample module with ``answers`` swapped in, written to ``folder``."""
+    from autograder.samples import solution_with
+
+    path = folder / module.NOTEBOOK
+    nbformat.write(solution_with(module.NOTEBOOK, answers), str(path))
+    return path
+
+
 def rubrics(path: Path) -> dict[str, str]:
     """grade id -> the TA's rubric, the text of each written answer cell in a solution notebook."""
     from autograder.cells import grade_id, is_manual_cell

@@ -15,10 +15,10 @@ import pytest
 import torch
 
 from autograder import samples
-from autograder.pytest_plugin import check_notebook, run_notebook
+from autograder.pytest_plugin import check_notebook
 from autograder.remote import LocalChannel, Remote
 from course_utils import diagnose, selfcheck
-from tests.kit import SOLUTION_NOTEBOOKS, read
+from tests.kit import SOLUTION_NOTEBOOKS, read, run_notebook, sample_notebook
 
 WARN, TICK = selfcheck.WARN, selfcheck.TICK
 SELF_CHECKS = {  # notebook -> its self-check cells (grade ids)
@@ -30,19 +30,6 @@ SELF_CHECKS = {  # notebook -> its self-check cells (grade ids)
 
 def _module(name):
     return next(m for m in samples.modules() if m.__name__.endswith("." + name))
-
-
-def _swap(module, replace: dict, tmp_path):
-    import nbformat
-
-    nb = read(SOLUTION_NOTEBOOKS / module.NOTEBOOK)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in replace:
-            cell.source = replace[gid]
-    path = tmp_path / module.NOTEBOOK
-    nbformat.write(nb, str(path))
-    return path
 
 
 def _namespace(notebook: str, replace: dict, cells: list[str], prelude: str) -> dict:
@@ -111,7 +98,7 @@ def test_textbook_conv_autoencoder_warns_in_its_own_run_and_is_not_learning_when
     module = _module("autoencoder")
     replace, losing = module.BUGGY["textbook_conv_autoencoder"]
     outputs: dict = {}
-    tallies = check_notebook(_swap(module, replace, tmp_path), cells="all",
+    tallies = check_notebook(sample_notebook(module, replace, tmp_path), cells="all",
                              only=["ae_quality", "ae_vs_pca", "ae_probe_results"], outputs=outputs)
     for cell in losing:
         assert tallies[cell].points < tallies[cell].max_points, f"{cell} kept full marks"
@@ -208,7 +195,7 @@ def test_broken_training_loop_warns_in_part5_and_is_not_learning_when_graded(tmp
     module = _module("training")
     replace, _ = module.BUGGY["train_forgets_step"]
     outputs: dict = {}
-    tallies = check_notebook(_swap(module, replace, tmp_path), cells="all", only=["own_curves"], outputs=outputs)
+    tallies = check_notebook(sample_notebook(module, replace, tmp_path), cells="all", only=["own_curves"], outputs=outputs)
     failed = [m for _, _, _, passed, m in tallies["own_curves"].checks if not passed]
     assert failed and any("Diagnosis: NOT LEARNING" in m for m in failed), failed
     assert WARN in outputs["tr_curves_selfcheck"] and "NOT LEARNING" in outputs["tr_curves_selfcheck"]

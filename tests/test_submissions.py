@@ -7,7 +7,7 @@ import pytest
 
 from autograder import samples
 from autograder.pytest_plugin import check_notebook
-from tests.kit import SOLUTION_NOTEBOOKS, check_cells, read
+from tests.kit import SOLUTION_NOTEBOOKS, check_cells, read, sample_notebook
 
 MODULES = samples.modules()
 
@@ -19,18 +19,7 @@ def _cases(kind):
 
 
 def _grade(module, replace, tmp_path, cells="answers", only=None):
-    import nbformat
-
-    nb = read(SOLUTION_NOTEBOOKS / module.NOTEBOOK)
-    left = dict(replace)
-    for cell in nb.cells:
-        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
-        if gid in left:
-            cell.source = left.pop(gid)
-    assert not left, f"unknown answer cells {sorted(left)} in {module.NOTEBOOK}"
-    path = tmp_path / module.NOTEBOOK
-    nbformat.write(nb, str(path))
-    return check_notebook(path, cells=cells, only=only)
+    return check_notebook(sample_notebook(module, replace, tmp_path), cells=cells, only=only)
 
 
 def _failed(tally):

@@ -250,7 +250,7 @@ def editable_cells(nb) -> list[tuple[str, str, str]]:
     found = []
     for index, cell in enumerate(nb.cells):
         if cell.get("cell_type") in ("code", "markdown") and kitcells.is_editable(cell):
-            found.append((kitcells.grade_id(cell) or f"#{index + 1}", cell["cell_type"], source_text(cell)))
+            found.append((kitcells.cell_name(cell, index), cell["cell_type"], source_text(cell)))
     return found
 
 
