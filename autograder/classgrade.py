@@ -345,7 +345,7 @@ def table(outcomes: list[StudentOutcome]) -> str:
 
 
 def main(args) -> int:
-    code, outcomes = class_grade(Path(args.course), args.assignment, jobs=args.jobs, timeout=args.timeout,
+    code, outcomes = class_grade(Path(args.course), args.assignment, jobs=args.jobs, timeout=args.student_timeout,
                                  students=args.student or None, progress=not args.json,
                                  scheduler=getattr(args, "scheduler", None), fresh=getattr(args, "fresh", False))
     if args.json:

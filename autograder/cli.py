@@ -29,7 +29,7 @@ def _grade(args) -> int:
     for submission in args.submission:  # one run: the grading kernels of every notebook share one start-up
         try:
             result = grade_notebook(Path(submission), Path(args.source) if args.source else None,
-                                    cell_timeout=args.timeout)
+                                    cell_timeout=args.cell_timeout)
         except CannotGrade as exc:
             print(f"autograder: cannot grade: {exc}", file=sys.stderr)
             status = 2
@@ -94,10 +94,7 @@ def _test_checks(args) -> int:
     return run_pytest(args.notebook, args.pytest_args)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from autograder.limits import configure_process
-
-    configure_process()
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="autograder", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -106,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--source", help="the source notebook of every submission given (default: the one in solutions/ "
                                     "with the same name)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of a table")
-    p.add_argument("--timeout", type=int, default=None, help="seconds per cell (default: autograder.limits)")
+    p.add_argument("--cell-timeout", type=int, default=None, metavar="SECONDS",
+                   help="wall time of one notebook cell (default: AUTOGRADER_CELL_TIMEOUT, autograder.limits)")
+    p.add_argument("--timeout", type=int, dest="cell_timeout", help=argparse.SUPPRESS)  # its name before 2026-12
     p.set_defaults(func=_grade)
 
     p = sub.add_parser("release", help="generate the student release (assignments/) from solutions/")
@@ -127,7 +126,9 @@ def main(argv: list[str] | None = None) -> int:
                    help="execute every notebook again, even those an earlier run already executed unchanged")
     p.add_argument("--scheduler", metavar="tcp://HOST:8786",
                    help="execute the notebooks on the workers of this running Dask cluster (docs/cluster.md)")
-    p.add_argument("--timeout", type=float, default=None, help="seconds per student (default: 2x the notebook limit)")
+    p.add_argument("--student-timeout", type=float, default=None, metavar="SECONDS",
+                   help="wall time of one student's whole assignment (default: 2x AUTOGRADER_NOTEBOOK_TIMEOUT)")
+    p.add_argument("--timeout", type=float, dest="student_timeout", help=argparse.SUPPRESS)  # name before 2026-12
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--json", action="store_true", help="print the outcomes as JSON")
     p.set_defaults(func=_class_grade)
@@ -150,7 +151,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("pytest_args", nargs=argparse.REMAINDER, help="passed on to pytest")
     p.set_defaults(func=_test_checks)
 
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from autograder.limits import configure_process
+
+    configure_process()
+    args = build_parser().parse_args(argv)
     return args.func(args)
 
 
