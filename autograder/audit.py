@@ -105,7 +105,7 @@ class Flag:
     code: str
 
     def text(self, notebook: str = "") -> str:
-        from autograder.report import flag_text
+        from autograder.results import flag_text
 
         return flag_text(self.to_dict(), notebook)
 

@@ -13,8 +13,8 @@ import time
 
 from autograder import registry
 from autograder.remote import KernelDied, KernelStuck, ProtocolProblem, Remote, RemoteError
-from autograder.report import NOT_RUN, UNVERIFIED, CellResult, CheckResult
-from autograder.student import CheckTimeout, StudentError, remote_failure
+from autograder.results import NOT_RUN, UNVERIFIED, CellResult, CheckResult
+from autograder.studentcode import CheckTimeout, StudentError, remote_failure
 
 TIMEOUT_MESSAGE = ("took longer than {seconds:g} s and was stopped. Hint: look for a loop that never ends, or work "
                    "far larger than the exercise needs.")

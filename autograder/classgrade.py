@@ -38,7 +38,7 @@ from pathlib import Path
 from autograder import limits
 from autograder.coursedir import CourseConfigError, CourseLayout, outcomes_path
 from autograder.coursedir import layout as course_layout
-from autograder.report import CannotGrade
+from autograder.results import CannotGrade
 from autograder.tools import tool_env, venv_bin
 
 

@@ -46,7 +46,7 @@ from autograder.fingerprint import Fingerprints
 from autograder.inkernel.kernel import MEMORY_FLAG
 from autograder.procs import Poller, tree_rss
 from autograder.remote import Channel, ProtocolProblem, Remote
-from autograder.report import MIME, NOT_RUN, UNVERIFIED, CellResult, cell_lines
+from autograder.results import MIME, NOT_RUN, UNVERIFIED, CellResult, cell_lines
 
 TIMEOUT_MESSAGE = ("this cell ran past its {timeout} s limit and did not stop when interrupted; the kernel was "
                    "restarted and the cells before it were run again")

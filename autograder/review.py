@@ -1,7 +1,7 @@
 """What a person should look at in a graded notebook: the static audit's flags and the cells not graded.
 
 Read from an autograded notebook (nbgrader's ``autograded/`` folder): its check cells' results,
-which the trusted executor wrote (:data:`autograder.report.MIME`, read only from check cells), and
+which the trusted executor wrote (:data:`autograder.results.MIME`, read only from check cells), and
 the audit of the cells the student could edit. Used by ``class-grade``'s table and by the report.
 """
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import nbformat
 
 from autograder import cells as kitcells
-from autograder.report import MIME, CellResult, flag_text
+from autograder.results import MIME, CellResult, flag_text
 
 
 @dataclass

@@ -13,7 +13,7 @@ import nbformat
 
 from autograder import cells as kitcells
 from autograder.checkout import SOLUTIONS
-from autograder.report import CannotGrade, NotebookResult
+from autograder.results import CannotGrade, NotebookResult
 from autograder.restore import restore
 
 

@@ -90,7 +90,7 @@ def _message(rng: random.Random, check) -> str:
 
 
 def _cell_result(cell: str, checks, ability: float, rng: random.Random) -> dict:
-    from autograder.report import CellResult, CheckResult
+    from autograder.results import CellResult, CheckResult
 
     results = []
     for check in checks:
@@ -110,7 +110,7 @@ def _graded_notebook(solution, module, checks, rng, ability, flagged):
     from nbformat.v4 import new_code_cell, new_output
 
     from autograder import cells as kitcells
-    from autograder.report import MIME
+    from autograder.results import MIME
 
     nb = copy.deepcopy(solution)
     swapped = _answer_cells(module, rng) if module else {}

@@ -6,19 +6,8 @@
     python bench/run.py --out bench.json   # also write every figure as JSON
     python bench/run.py --only notebooks,grading    # some sections only
 
-Sections (bench/sections/, one module each; docs/benchmarks.md explains each figure):
-
-* ``startup``   fixed costs: a bare interpreter, ``import torch`` in a fresh process, a kernel start,
-                ``autograder grade`` of an empty kit notebook;
-* ``mnist``     the first MNIST load into an empty cache and the loads after it;
-* ``notebooks`` each solution's Restart & Run All in a real kernel (as a student runs it, without the
-                grader: check cells are left out) against the same code cells run as a plain Python
-                script (the floor), and the kernel's peak memory;
-* ``grading``   one student's whole assignment through ``autograder grade`` and ``nbgrader autograde``
-                against the grading floor (code cells as a plain script, each check cell's hidden checks run
-                in the same process through the protocol without its process boundary), the fixed start-up
-                inside them, and the start-up of each nbgrader command;
-* ``class``     ``autograder class-grade`` of a class (solutions, partly wrong, untouched) with -j 1 and -j 2.
+Sections: ``--help`` lists them, each with the first line of its module's docstring (bench/sections/,
+one module each, run in the order of ``bench.sections.MODULES``); docs/benchmarks.md explains each figure.
 
 Model quality (the reference autoencoder against the grader's thresholds) is not a benchmark figure:
 ``make calibrate`` (``python -m autograder.calibrate``) prints it.
@@ -52,13 +41,16 @@ from bench.sections import MOVED, Section, sections  # noqa: E402
 
 
 def parse_args(argv=None, names: list[str] = ()):
-    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0])
+    listing = "\n".join(f"  {s.name:<11}{s.about}" for s in sections())
+    p = argparse.ArgumentParser(prog="bench/run.py", description=__doc__.split("\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter,
+                                epilog=f"sections, in the order they run:\n{listing}")
     p.add_argument("--quick", action="store_true", help="one notebook, a class of 2 (a few minutes)")
     p.add_argument("--out", help="write every figure to this JSON file")
     p.add_argument("--only", help=f"comma-separated sections to run (default all: {','.join(names)})")
     p.add_argument("--skip", help="comma-separated sections to leave out")
     p.add_argument("--notebook", action="append",
-                   help="measure only this notebook (file name; repeatable). Default: all; --quick: the first")
+                   help=f"measure only this notebook (file name; repeatable). Default: all; --quick: {QUICK_NOTEBOOK}")
     p.add_argument("--students", type=int, help="class size (default 20; --quick 2)")
     p.add_argument("--jobs", default="1,2", help="class-grade -j values to compare (default 1,2)")
     p.add_argument("--repeats", type=int, help="repeats of each start-up timing (default 3; --quick 1)")

@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping
 
-from course_utils.checks import CheckFailed
+from course_utils.visible_checks import CheckFailed
 from course_utils.diagnose import NOT_LEARNING, Diagnosis, diagnose_training, mean_image_mse
 
 #: The grader's fixed recipe for retraining your Autoencoder (part 4, hidden check ``ae_quality``): a fresh

@@ -46,9 +46,11 @@ DEFAULT_COURSE_ID = "autoencoders-unit"
 
 COURSE_CONFIG = '''"""nbgrader settings of the course {course_id!r} (written by deploy/standup.py; edit freely).
 
-The kit's nbgrader_config.py sets the source (solutions/), the release (assignments/), the
-preprocessors and the grading limits; the exchange and the course id come from the global
-config the hub gives every server (deploy/jupyter/global/nbgrader_config.py).
+The kit's nbgrader_config.py (loaded below) swaps in the kit's preprocessors, which act on kit
+notebooks only, and sets nothing else. This file sets the course's own: its id, its folders (the
+source solutions/, the release assignments/) and its gradebook. The exchange comes from the global
+config the hub gives every server (deploy/jupyter/global/nbgrader_config.py); the grading limits
+from environment variables (autograder/limits.py, docs/ta-guide.md).
 """
 import os
 

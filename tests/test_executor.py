@@ -22,7 +22,7 @@ def test_the_executor_writes_the_verified_score(tmp_path, mnist_available):
     from nbgrader.utils import determine_grade
 
     from autograder.executor import GradingClient
-    from autograder.report import MIME
+    from autograder.results import MIME
 
     nb = read(SOLUTION_NOTEBOOKS / "02_linear_layers.ipynb")
     client = GradingClient(nb, workdir=tmp_path)

@@ -23,7 +23,7 @@ from autograder import graph
 from autograder.reference import activations as ref
 from autograder.remote import BadReply, Handle, RemoteError
 from autograder.source import calls_builtin, definitions, parse_cells
-from autograder.student import (StudentError, call, call_pure, expect_finite, expect_shape, get,
+from autograder.studentcode import (StudentError, call, call_pure, expect_finite, expect_shape, get,
                                 is_class, is_instance, plain, remote_failure, type_name)
 from course_utils.diagnose import diagnose_training
 from course_utils.selfcheck import FIT_RECIPE, MLP_CAPACITY_FIXES

@@ -47,7 +47,7 @@ from autograder.reference import autoencoder as ref
 from autograder.reference import pca as ref_pca
 from autograder.remote import Handle, RemoteError
 from autograder.source import calls_builtin
-from autograder.student import (CheckTimeout, StudentError, as_float, call, call_pure, expect_finite, expect_shape,
+from autograder.studentcode import (CheckTimeout, StudentError, as_float, call, call_pure, expect_finite, expect_shape,
                                 get, is_instance, plain, type_name)
 from course_utils import selfcheck
 from course_utils.diagnose import diagnose_training, mean_image_mse

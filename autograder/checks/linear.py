@@ -33,7 +33,7 @@ import torch
 from autograder import source
 from autograder.reference import linear as ref
 from autograder.remote import Handle, RemoteError
-from autograder.student import (CheckTimeout, StudentError, call, call_pure, expect_finite, expect_shape, get,
+from autograder.studentcode import (CheckTimeout, StudentError, call, call_pure, expect_finite, expect_shape, get,
                                 is_class, is_instance, max_abs_diff, plain, rel_error, remote_failure, type_name)
 
 

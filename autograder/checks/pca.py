@@ -14,7 +14,7 @@ import torch
 from autograder.heldout import notebook_digits
 from autograder.heldout.pca import clusters, mnist_split, random_basis, synthetic
 from autograder.reference import pca as ref
-from autograder.student import (StudentError, as_float, call, call_pure, expect_finite, expect_shape, get,
+from autograder.studentcode import (StudentError, as_float, call, call_pure, expect_finite, expect_shape, get,
                                 max_abs_diff, plain, type_name)
 
 

@@ -41,7 +41,7 @@ from autograder.heldout.training import (RECORDER_PARAMETERS, fit_data, linear_m
                                          real_bank, recorder, recorder_weights, synthetic_bank, uneven_data)
 from autograder.reference import training as ref
 from autograder.remote import BadReply, Handle, RemoteError
-from autograder.student import (CheckTimeout, StudentError, as_float, call, get, is_instance, remote_failure,
+from autograder.studentcode import (CheckTimeout, StudentError, as_float, call, get, is_instance, remote_failure,
                                 type_name)
 
 

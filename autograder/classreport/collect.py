@@ -24,7 +24,7 @@ import nbformat
 from autograder import cells as kitcells
 from autograder.coursedir import CourseLayout, outcomes_path
 from autograder.coursedir import layout as course_layout
-from autograder.report import SUSPECT, CellResult
+from autograder.results import SUSPECT, CellResult
 
 
 @dataclass

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from autograder.cells import is_check_cell, is_rubric_cell
 from autograder.nbgrader_ext.kit import KitPreprocessor
-from autograder.report import MIME
+from autograder.results import MIME
 
 PACKAGE = Path(__file__).resolve().parent.parent
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S | re.M)

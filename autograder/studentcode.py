@@ -4,8 +4,8 @@ The checks run on the trusted side; the student's code runs in the kernel. ``ns`
 namespace as :class:`autograder.remote.Remote` sees it: what comes back is data (plain CPU tensors,
 numbers, strings, lists, tuples and dicts) or a :class:`~autograder.remote.Handle` for an object that
 stays in the kernel. Nothing a student returns is believed: it is compared with what the check computed
-itself. (In the transition, checks still run inside the kernel for notebooks not yet moved: there ``ns`` is
-the namespace dict and the same helpers apply.)
+itself. (The benchmark's floor and the tests also pass a plain namespace dict through
+:class:`autograder.remote.LocalChannel`: the same helpers apply.)
 """
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def call(ns_or_fn, name: str, *args, **kwargs):
         raise StudentError(remote_failure(RemoteError("blank", "NotImplementedError", ""), name)) from None
     except (StudentError, ProtocolProblem):
         raise
-    except BaseException as exc:  # in-kernel checks only: student code may raise anything, even SystemExit
+    except BaseException as exc:  # a local callable (unit tests): it may raise anything, even SystemExit
         if isinstance(exc, KeyboardInterrupt) and getattr(exc, "autograder_timeout", False):
             raise
         text = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
