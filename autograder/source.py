@@ -74,23 +74,30 @@ def import_aliases(cells) -> dict[str, str]:
     return aliases
 
 
-def read(cells, name: str, stop_at: set | frozenset = frozenset()) -> Reading:
-    """What ``name``'s definition refers to, with every student function or class it uses (but those in
-    ``stop_at``, judged on their own) followed."""
-    defs = definitions(cells)
-    aliases = import_aliases(cells)
-    reading = Reading(found=name in defs)
+def reachable(defs: dict[str, ast.AST], name: str, stop_at: set | frozenset = frozenset()):
+    """``name``'s definition, then each student function or class it refers to, and those they refer to (each
+    once; those in ``stop_at`` are not followed)."""
     todo, seen = [name], set()
     while todo:
         current = todo.pop()
         if current in seen or current not in defs:
             continue
         seen.add(current)
-        for node in ast.walk(defs[current]):
+        yield defs[current]
+        todo += [node.id for node in ast.walk(defs[current])
+                 if isinstance(node, ast.Name) and node.id in defs and node.id not in stop_at]
+
+
+def read(cells, name: str, stop_at: set | frozenset = frozenset()) -> Reading:
+    """What ``name``'s definition refers to, with every student function or class it uses (but those in
+    ``stop_at``, judged on their own) followed."""
+    defs = definitions(cells)
+    aliases = import_aliases(cells)
+    reading = Reading(found=name in defs)
+    for definition in reachable(defs, name, stop_at):
+        for node in ast.walk(definition):
             if isinstance(node, ast.Name):
                 reading.names.add(aliases.get(node.id, node.id))
-                if node.id in defs and node.id not in stop_at:
-                    todo.append(node.id)
                 if node.id in DYNAMIC_CALLS:
                     reading.dynamic.append(f"line {node.lineno}: {node.id}")
             elif isinstance(node, ast.Attribute):

@@ -545,15 +545,8 @@ def runs_without_gradients(cells, name: str) -> bool:
     """Whether the student's ``name``, or a function of theirs it uses, runs its model inside a
     ``with torch.no_grad():`` (or ``inference_mode``) block, or is decorated so: read from the source, which the
     kernel cannot change. (The Recorder's recording may still fail a function that passes this reading.)"""
-    defs = source.definitions(cells)
     aliases = source.import_aliases(cells)
-    todo, seen = [name], set()
-    while todo:
-        current = todo.pop()
-        if current in seen or current not in defs:
-            continue
-        seen.add(current)
-        definition = defs[current]
+    for definition in source.reachable(source.definitions(cells), name):
         model = _first_parameter(definition)
         functions = [definition] + [n for n in ast.walk(definition) if n is not definition and
                                     isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
@@ -566,8 +559,6 @@ def runs_without_gradients(cells, name: str) -> bool:
                     _turns_gradients_off(item.context_expr, aliases) for item in node.items) and \
                     _runs_model(node.body, model):
                 return True
-            if isinstance(node, ast.Name) and node.id in defs:
-                todo.append(node.id)
     return False
 
 
