@@ -53,10 +53,6 @@ class Graph:
     flops: float = 0.0  # per evaluation of the traced batch, counted on shapes alone
     batch: int = 0  # the batch size the graph was traced with (view and reshape sizes are frozen to it)
 
-    @property
-    def elements(self) -> int:
-        return sum(int(t.numel()) for t in self.tensors)
-
     def operations(self) -> list[str]:
         return sorted({node[1] for node in self.nodes if node[0] == "call"})
 

@@ -137,12 +137,7 @@ class Channel:
         interrupted, and an interrupted call has :data:`INTERRUPT_WAIT` seconds to answer before the kernel
         counts as stuck.
         """
-        content = dict(content)
-        buffers: list = []
-        if args is not None:
-            content["args"], buffers = wire.encode(args, _handle_ref, self.limits)
-        if limit:
-            content["limit"] = limit
+        content, buffers = _encode_request(content, args, limit, self.limits)
         msg_id = self.send(content, buffers)
         try:
             try:
@@ -179,14 +174,8 @@ class LocalChannel:
         pass
 
     def request(self, content: dict, args: Any = None, timeout: float = 60.0, limit: float = 0.0) -> tuple[Any, list]:
-        content = dict(content)
-        buffers: list = []
-        if args is not None:
-            content["args"], buffers = wire.encode(args, _handle_ref, self.limits)
-        if limit:
-            content["limit"] = limit
-        reply, out = self.server.answer(content, [bytes(b) for b in buffers])
-        return reply, out
+        content, buffers = _encode_request(content, args, limit, self.limits)
+        return self.server.answer(content, [bytes(b) for b in buffers])
 
 
 def _handle_ref(obj) -> dict:
@@ -195,6 +184,18 @@ def _handle_ref(obj) -> dict:
     if isinstance(obj, Global):
         return {"$global": obj.name}
     raise wire.NotData(f"the grader cannot send a {type(obj).__name__}")
+
+
+def _encode_request(content: dict, args: Any, limit: float, limits: wire.Limits) -> tuple[dict, list]:
+    """A request as it goes to the kernel: its arguments encoded as data (within ``limits``), and the time the
+    server gives the student's code when there is one."""
+    content = dict(content)
+    buffers: list = []
+    if args is not None:
+        content["args"], buffers = wire.encode(args, _handle_ref, limits)
+    if limit:
+        content["limit"] = limit
+    return content, buffers
 
 
 @dataclass(frozen=True)

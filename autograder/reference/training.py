@@ -9,9 +9,7 @@ Conventions (the notebook states them too):
 """
 from __future__ import annotations
 
-
 import torch
-from torch.utils.data import Subset
 
 #: diagnose_fit's thresholds, as the notebook states them.
 OVERFIT_RISE = 1.10      # final validation loss more than 10% above its minimum
@@ -21,13 +19,6 @@ HARDLY_LEARNED = 0.5     # final training loss above half the first epoch's
 
 def inputs(batch) -> torch.Tensor:
     return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
-def split_train_val(dataset, val_fraction: float, seed: int) -> tuple[Subset, Subset]:
-    n = len(dataset)
-    n_val = int(val_fraction * n)
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
-    return Subset(dataset, order[n_val:]), Subset(dataset, order[:n_val])
 
 
 def train_one_epoch(model, loader, loss_fn, optimizer) -> float:
