@@ -10,11 +10,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
-DASK = str(Path(sys.executable).parent / "dask")
+from autograder.tools import venv_bin
+
+DASK = venv_bin("dask")
 
 
 class LocalDask:

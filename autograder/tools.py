@@ -15,12 +15,25 @@ def venv_bin(name: str) -> str:
     return str(Path(sys.executable).parent / name)
 
 
-def tool_env() -> dict:
-    """The environment for nbgrader subprocesses: the grading limits, this environment's bin first on PATH
-    (nbgrader's gradebook shells out to alembic)."""
-    env = limits.grading_env()
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
+#: How to start each of the kit's commands where this environment has no console script for it.
+MODULES = {"autograder": "autograder.cli", "nbgrader": "nbgrader"}
+
+
+def command(name: str) -> list[str]:
+    """One of this environment's commands: its console script, else ``python -m`` (a checkout not installed)."""
+    path = Path(venv_bin(name))
+    return [str(path)] if path.exists() else [sys.executable, "-m", MODULES[name]]
+
+
+def on_venv_path(env: dict) -> dict:
+    """``env`` with this environment's bin first on PATH (nbgrader's gradebook shells out to alembic)."""
+    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", os.defpath)
     return env
+
+
+def tool_env() -> dict:
+    """The environment for nbgrader subprocesses: the grading limits, this environment's bin first on PATH."""
+    return on_venv_path(limits.grading_env())
 
 
 def run_tool(command: str, *args: str, cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess:

@@ -17,7 +17,7 @@ from typing import Callable
 from autograder import limits
 from autograder.procs import Poller, tree_rss
 
-from autograder.tools import with_local_data
+from autograder.tools import on_venv_path, with_local_data
 
 SUBPROCESS_TIMEOUT = 3600  # no single measured command may hang the benchmark for longer
 _CALLER_ENV = dict(os.environ)  # as the benchmark was started (bench/run.py adds the settings below to it)
@@ -31,9 +31,7 @@ def say(*args) -> None:
 # ====================================================================== environments
 def _common(base: dict | None = None) -> dict:
     """The caller's environment, the local MNIST copy when there is one, this environment's bin first on PATH."""
-    env = with_local_data(dict(os.environ if base is None else base))
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    return env
+    return on_venv_path(with_local_data(dict(os.environ if base is None else base)))
 
 
 def grading_env() -> dict:
@@ -57,14 +55,6 @@ def floor_env() -> dict:
     env = student_kernel_env()
     env["MPLBACKEND"] = "Agg"
     return env
-
-
-def tool(name: str) -> list[str]:
-    """A console script of this environment (falls back to ``python -m``)."""
-    path = Path(sys.executable).parent / name
-    if path.exists():
-        return [str(path)]
-    return [sys.executable, "-m", {"autograder": "autograder.cli", "nbgrader": "nbgrader"}[name]]
 
 
 # ====================================================================== timing

@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from autograder.checkout import ASSIGNMENT
+from autograder.tools import command
 from bench.context import Bench, fmt_s, fmt_wall_cpu
-from bench.measure import best_of, grading_env, say, student_kernel_env, timed, tool
+from bench.measure import best_of, grading_env, say, student_kernel_env, timed
 from bench.nbrun import read_nb
 
 
@@ -65,12 +66,12 @@ def grade_empty_runs(b: Bench) -> dict:
         folder = Path(tempfile.mkdtemp(prefix="empty-", dir=b.tmp))
         paths = [empty_kit_notebook(folder / f"n{i}") for i in range(many)]
         out = {"cli_startup": best_of(b.repeats, lambda: timed(
-            [*tool("autograder"), "grade", str(folder / "missing.ipynb")], env=grading_env(), ok=(2,))[0])}
+            [*command("autograder"), "grade", str(folder / "missing.ipynb")], env=grading_env(), ok=(2,))[0])}
         kinds = (("zygote", "1"),) if b.quick else (("zygote", "1"), ("scratch", "0"))  # --quick: CI's minutes
         for kind, flag in kinds:
             env = dict(grading_env(), AUTOGRADER_ZYGOTE=flag)
             for count in (1, many):
-                cmd = [*tool("autograder"), "grade", *map(str, paths[:count]), "--source", str(paths[0]), "--json"]
+                cmd = [*command("autograder"), "grade", *map(str, paths[:count]), "--source", str(paths[0]), "--json"]
                 out[f"{kind}_{count}"] = best_of(b.repeats, lambda cmd=cmd, env=env: timed(cmd, env=env)[0])
             out[f"{kind}_per_notebook_s"] = (out[f"{kind}_{many}"]["min_s"] - out[f"{kind}_1"]["min_s"]) / (many - 1)
         out["grader_load_s"] = max(0.0, out["zygote_1"]["min_s"] - out["cli_startup"]["min_s"]
@@ -90,7 +91,7 @@ def course(b: Bench) -> dict:
         root = b.tmp / "course"
         say(f"building a temporary course in {root}")
         made = make_course(root, only=[p.name for p in b.notebooks])
-        seconds, _ = timed([*tool("nbgrader"), "generate_assignment", ASSIGNMENT, "--force"], cwd=made,
+        seconds, _ = timed([*command("nbgrader"), "generate_assignment", ASSIGNMENT, "--force"], cwd=made,
                            env=grading_env())
         return {"root": made, "generate_assignment_s": seconds}
 
@@ -122,7 +123,7 @@ def grade_class(b: Bench, section: str, label: str, options: list[str]) -> dict:
 
     students = class_students(b)
     say(f"class-grade {label} ({len(students)} students)")
-    cmd = [*tool("autograder"), "class-grade", str(course(b)["root"]), ASSIGNMENT, "--json", "--fresh", *options]
+    cmd = [*command("autograder"), "class-grade", str(course(b)["root"]), ASSIGNMENT, "--json", "--fresh", *options]
     for student in students:
         cmd += ["--student", student]
     wall, proc = timed(cmd, env=grading_env(), ok=(0, 1))

@@ -23,6 +23,7 @@ import psutil
 import requests
 
 from autograder.checkout import REPO
+from autograder.tools import on_venv_path
 
 DEPLOY = REPO / "deploy"
 CHP = DEPLOY / "node_modules" / ".bin" / "configurable-http-proxy"
@@ -133,7 +134,7 @@ class CourseHub:
         env = grading_env()
         env.update(COURSE_HUB_ADMIN_TOKEN=self.admin_token, COURSE_HUB_RUN_ID=self.run_id, PYTHONUNBUFFERED="1")
         env.setdefault("COURSE_CACHE_DIR", str(self.root / "cache"))
-        env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", os.defpath)
+        on_venv_path(env)
         env.pop("COURSE_HUB_DEMO_PASSWORD", None)  # each user gets their own password
         return env
 

@@ -48,6 +48,7 @@ from pathlib import Path
 import pytest
 
 from autograder.checkout import ASSIGNMENT, SOLUTION_NOTEBOOKS
+from autograder.tools import command
 from tests.jupyterhub_harness import INSTALL_HINT, REPO, CourseHub, missing_dependencies
 from tests.kit import plain_lines
 
@@ -148,9 +149,7 @@ def hidden_code_lines() -> set[str]:
 
 
 def autograder_grade(path: Path, env: dict) -> subprocess.Popen:
-    exe = Path(sys.executable).parent / "autograder"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "autograder.cli"]
-    return subprocess.Popen([*cmd, "grade", "--json", str(path)], cwd=path.parent, env=env, stdout=subprocess.PIPE,
+    return subprocess.Popen([*command("autograder"), "grade", "--json", str(path)], cwd=path.parent, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 

@@ -29,6 +29,7 @@ import nbgrader
 import pytest
 
 from autograder.checkout import REPO
+from autograder.tools import on_venv_path
 
 KIT_CONFIG = REPO / "nbgrader_config.py"
 KNOWN_FAILURES = Path(__file__).resolve().parent / "nbgrader_known_failures.txt"
@@ -111,7 +112,7 @@ def compat_env(config_dir: Path | None) -> dict[str, str]:
            if not k.startswith(("PYTEST_", "JUPYTER_CONFIG", "JUPYTER_DATA_DIR", "COV_CORE"))}
     if env.get("PYTHONWARNINGS") == "ignore":  # the kit's grading setting (tests/conftest.py), not a course's
         del env["PYTHONWARNINGS"]
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])  # alembic, nbgrader
+    on_venv_path(env)  # alembic, nbgrader
     env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     if config_dir is not None:
         env["JUPYTER_CONFIG_PATH"] = str(config_dir)

@@ -7,9 +7,10 @@ import tempfile
 from pathlib import Path
 
 from autograder.checkout import ASSIGNMENT
+from autograder.tools import command
 from bench import shared
 from bench.context import TARGETS, Bench, fmt_s, fmt_wall_cpu
-from bench.measure import best_of, grading_env, say, timed, tool
+from bench.measure import best_of, grading_env, say, timed
 from bench.nbrun import grading_view, read_nb, run_floor, workdir_for
 
 NBGRADER_NOOPS = [
@@ -66,7 +67,7 @@ def autograder_grade(b: Bench, floor_s: float, limit: float) -> dict:
     for path in b.notebooks:
         shutil.copy2(path, sub / path.name)
     say(f"autograder grade {' '.join(p.name for p in b.notebooks)} (one run)")
-    wall, proc = timed([*tool("autograder"), "grade", *(str(sub / p.name) for p in b.notebooks), "--json"],
+    wall, proc = timed([*command("autograder"), "grade", *(str(sub / p.name) for p in b.notebooks), "--json"],
                        env=grading_env())
     per = {}
     for line in proc.stdout.splitlines():
@@ -98,7 +99,7 @@ def nbgrader_commands(b: Bench, course_root: Path) -> dict:
         args = [a.replace("__EXPORT__", str(b.tmp / "export.csv")) for a in args]
         cwd = b.tmp if args == ["--version"] else course_root
         commands[label] = best_of(b.repeats, lambda args=args, cwd=cwd, codes=codes: timed(
-            [*tool("nbgrader"), *args], cwd=cwd, env=grading_env(), ok=codes)[0])
+            [*command("nbgrader"), *args], cwd=cwd, env=grading_env(), ok=codes)[0])
     return commands
 
 
@@ -108,7 +109,7 @@ def nbgrader_autograde(b: Bench, floor_s: float, limit: float) -> tuple[dict, di
     course_root = info["root"]
     shared.add_submission(course_root, "bench_one", "full marks", [p.name for p in b.notebooks])
     say("nbgrader autograde, one student")
-    wall, proc = timed([*tool("nbgrader"), "autograde", ASSIGNMENT, "--student", "bench_one", "--force"],
+    wall, proc = timed([*command("nbgrader"), "autograde", ASSIGNMENT, "--student", "bench_one", "--force"],
                        cwd=course_root, env=grading_env())
     score, max_score = shared.gradebook_score(course_root, "bench_one")
     review = shared.review_lines(course_root, "bench_one")
