@@ -1,4 +1,5 @@
-"""Rules read from the student's source on the trusted side: "write it yourself, don't call the built-in".
+"""Rules read from the student's source on the trusted side: "write it yourself, don't call the built-in", and
+"evaluate without gradients".
 
 Some exercises ask students to write what torch already has (a linear layer, an activation). Whether
 their function calls the built-in is read here, from the notebook's code cells, with :mod:`ast`: the
@@ -117,3 +118,63 @@ def calls_builtin(cells, name: str, builtins: set, stop_at: set | frozenset = fr
     if reading.dynamic:
         used.append(f"a name looked up at run time ({reading.dynamic[0]})")
     return used
+
+
+# ------------------------------------------------------------------ running without gradients (part 5's evaluate)
+NO_GRAD = frozenset({"no_grad", "inference_mode"})
+
+
+def _turns_gradients_off(node: ast.AST, aliases: dict) -> bool:
+    """``torch.no_grad()``, ``torch.inference_mode()``, ``torch.set_grad_enabled(False)`` (or the bare class, as a
+    decorator), by attribute or by an imported name."""
+    target = node.func if isinstance(node, ast.Call) else node
+    name = (target.attr if isinstance(target, ast.Attribute) else
+            aliases.get(target.id, target.id) if isinstance(target, ast.Name) else "")
+    if name in NO_GRAD:
+        return True
+    return (name == "set_grad_enabled" and isinstance(node, ast.Call) and len(node.args) == 1
+            and isinstance(node.args[0], ast.Constant) and node.args[0].value is False)
+
+
+def _first_parameter(definition: ast.AST) -> str | None:
+    args = getattr(definition, "args", None) or getattr(getattr(definition, "value", None), "args", None)
+    names = [a.arg for a in (args.posonlyargs + args.args)] if args is not None else []
+    return names[0] if names else None
+
+
+def _runs_model(nodes, model: str | None) -> bool:
+    """Whether statements call the model (``model(x)``) or hand it on (``helper(model, ...)``); with no model
+    parameter to follow, whether they call anything."""
+    for stmt in nodes:
+        for node in ast.walk(stmt):
+            if not isinstance(node, ast.Call):
+                continue
+            if model is None:
+                return True
+            if isinstance(node.func, ast.Name) and node.func.id == model:
+                return True
+            if any(isinstance(a, ast.Name) and a.id == model for a in list(node.args) + [k.value for k in
+                                                                                        node.keywords]):
+                return True
+    return False
+
+
+def runs_without_gradients(cells, name: str) -> bool:
+    """Whether the student's ``name``, or a function of theirs it uses, runs its model inside a
+    ``with torch.no_grad():`` (or ``inference_mode``) block, or is decorated so: read from the source, which the
+    kernel cannot change. (The Recorder's recording may still fail a function that passes this reading.)"""
+    aliases = import_aliases(cells)
+    for definition in reachable(definitions(cells), name):
+        model = _first_parameter(definition)
+        functions = [definition] + [n for n in ast.walk(definition) if n is not definition and
+                                    isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+        for function in functions:
+            if any(_turns_gradients_off(d, aliases) for d in getattr(function, "decorator_list", [])) and \
+                    _runs_model(function.body, _first_parameter(function)):
+                return True
+        for node in ast.walk(definition):
+            if isinstance(node, (ast.With, ast.AsyncWith)) and any(
+                    _turns_gradients_off(item.context_expr, aliases) for item in node.items) and \
+                    _runs_model(node.body, model):
+                return True
+    return False

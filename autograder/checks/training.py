@@ -27,7 +27,6 @@ grader's copy of MNIST.
 """
 from __future__ import annotations
 
-import ast
 import math
 from dataclasses import dataclass
 
@@ -503,65 +502,6 @@ def test_evaluate_eval_mode(ns):
                                           f"found {value:.6g}.")
 
 
-NO_GRAD = frozenset({"no_grad", "inference_mode"})
-
-
-def _turns_gradients_off(node: ast.AST, aliases: dict) -> bool:
-    """``torch.no_grad()``, ``torch.inference_mode()``, ``torch.set_grad_enabled(False)`` (or the bare class, as a
-    decorator), by attribute or by an imported name."""
-    target = node.func if isinstance(node, ast.Call) else node
-    name = (target.attr if isinstance(target, ast.Attribute) else
-            aliases.get(target.id, target.id) if isinstance(target, ast.Name) else "")
-    if name in NO_GRAD:
-        return True
-    return (name == "set_grad_enabled" and isinstance(node, ast.Call) and len(node.args) == 1
-            and isinstance(node.args[0], ast.Constant) and node.args[0].value is False)
-
-
-def _first_parameter(definition: ast.AST) -> str | None:
-    args = getattr(definition, "args", None) or getattr(getattr(definition, "value", None), "args", None)
-    names = [a.arg for a in (args.posonlyargs + args.args)] if args is not None else []
-    return names[0] if names else None
-
-
-def _runs_model(nodes, model: str | None) -> bool:
-    """Whether statements call the model (``model(x)``) or hand it on (``helper(model, ...)``); with no model
-    parameter to follow, whether they call anything."""
-    for stmt in nodes:
-        for node in ast.walk(stmt):
-            if not isinstance(node, ast.Call):
-                continue
-            if model is None:
-                return True
-            if isinstance(node.func, ast.Name) and node.func.id == model:
-                return True
-            if any(isinstance(a, ast.Name) and a.id == model for a in list(node.args) + [k.value for k in
-                                                                                        node.keywords]):
-                return True
-    return False
-
-
-def runs_without_gradients(cells, name: str) -> bool:
-    """Whether the student's ``name``, or a function of theirs it uses, runs its model inside a
-    ``with torch.no_grad():`` (or ``inference_mode``) block, or is decorated so: read from the source, which the
-    kernel cannot change. (The Recorder's recording may still fail a function that passes this reading.)"""
-    aliases = source.import_aliases(cells)
-    for definition in source.reachable(source.definitions(cells), name):
-        model = _first_parameter(definition)
-        functions = [definition] + [n for n in ast.walk(definition) if n is not definition and
-                                    isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
-        for function in functions:
-            if any(_turns_gradients_off(d, aliases) for d in getattr(function, "decorator_list", [])) and \
-                    _runs_model(function.body, _first_parameter(function)):
-                return True
-        for node in ast.walk(definition):
-            if isinstance(node, (ast.With, ast.AsyncWith)) and any(
-                    _turns_gradients_off(item.context_expr, aliases) for item in node.items) and \
-                    _runs_model(node.body, model):
-                return True
-    return False
-
-
 @pytest.mark.points(1, cell="evaluate")
 def test_evaluate_no_grad(ns):
     """builds no autograd graph (runs under torch.no_grad)"""
@@ -569,7 +509,7 @@ def test_evaluate_no_grad(ns):
     model = k_recorder(ns, 221, mode="train")
     _student_eval(ns, model, k_loader(ns, X, batch_size=5))
     hint = "Hint: wrap the loop in `with torch.no_grad():` (it saves memory and time)."
-    assert runs_without_gradients(ns.cells, "evaluate"), (
+    assert source.runs_without_gradients(ns.cells, "evaluate"), (
         f"expected evaluate to run without gradients, found no `with torch.no_grad():` (or torch.inference_mode()) "
         f"around the model's forward pass in evaluate or in the functions it calls. {hint}")
     calls = recorded_calls(model)
