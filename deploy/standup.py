@@ -110,6 +110,38 @@ def copy_solutions(dest: Path, notebooks: list[str] | None, refresh: bool) -> li
     return copied
 
 
+def demo_accounts(root: Path, args, users: list[str], course_dir: Path) -> None:
+    """Demo mode: a home for every user under ``<root>/home``, each TA's linked to the course, and passwords."""
+    for user in users:
+        (root / "home" / user).mkdir(parents=True, exist_ok=True)
+    for ta in args.grader:
+        link = root / "home" / ta / args.course_id
+        if not link.exists():
+            link.symlink_to(course_dir, target_is_directory=True)
+    passwords_file = root / "hub" / "demo-passwords.json"
+    passwords = json.loads(passwords_file.read_text()) if passwords_file.exists() else {}
+    shared = os.environ.get("COURSE_HUB_DEMO_PASSWORD")
+    new = {u: shared or passwords.get(u) or secrets.token_urlsafe(9) for u in users}
+    if new != passwords:
+        passwords_file.touch(mode=0o600)
+        os.chmod(passwords_file, 0o600)
+        passwords_file.write_text(json.dumps(new, indent=2) + "\n")
+        if not shared:
+            print(f"demo passwords (also in {passwords_file}):")
+            for user, pw in new.items():
+                print(f"  {user:<16} {pw}")
+
+
+def give_to_instructor(instructor: str, course_dir: Path) -> None:
+    """Unix mode: the course directory belongs to the (first) instructor's account."""
+    try:
+        owner = pwd.getpwnam(instructor)
+    except KeyError:
+        fail(f"--mode unix needs a unix account named {instructor!r}")
+    for path in [course_dir, *course_dir.rglob("*")]:
+        os.chown(path, owner.pw_uid, owner.pw_gid)
+
+
 def prepare(args) -> dict:
     root = Path(args.root).resolve()
     users = [*args.instructor, *args.grader, *args.student]
@@ -145,31 +177,9 @@ def prepare(args) -> dict:
         config.write_text(COURSE_CONFIG.format(course_id=args.course_id, kit_config=str(KIT / "nbgrader_config.py")))
 
     if demo:
-        for user in users:
-            (root / "home" / user).mkdir(parents=True, exist_ok=True)
-        for ta in args.grader:
-            link = root / "home" / ta / args.course_id
-            if not link.exists():
-                link.symlink_to(course_dir, target_is_directory=True)
-        passwords_file = root / "hub" / "demo-passwords.json"
-        passwords = json.loads(passwords_file.read_text()) if passwords_file.exists() else {}
-        shared = os.environ.get("COURSE_HUB_DEMO_PASSWORD")
-        new = {u: shared or passwords.get(u) or secrets.token_urlsafe(9) for u in users}
-        if new != passwords:
-            passwords_file.touch(mode=0o600)
-            os.chmod(passwords_file, 0o600)
-            passwords_file.write_text(json.dumps(new, indent=2) + "\n")
-            if not shared:
-                print(f"demo passwords (also in {passwords_file}):")
-                for user, pw in new.items():
-                    print(f"  {user:<16} {pw}")
+        demo_accounts(root, args, users, course_dir)
     else:
-        try:
-            owner = pwd.getpwnam(args.instructor[0])
-        except KeyError:
-            fail(f"--mode unix needs a unix account named {args.instructor[0]!r}")
-        for path in [course_dir, *course_dir.rglob("*")]:
-            os.chown(path, owner.pw_uid, owner.pw_gid)
+        give_to_instructor(args.instructor[0], course_dir)
     isolate(args, settings, root, course_dir, users)
     (root / "course-hub.json").write_text(json.dumps(settings, indent=2) + "\n")
     print(f"course {args.course_id}: {len(notebooks)} notebook(s) in {course_dir / 'solutions'}; "

@@ -144,12 +144,21 @@ def decode(tree: Any, buffers: list, handle: Callable[[dict], Any] | None = None
         total += _length(buf)
         if total > limits.max_bytes:
             raise Malformed(f"the tensors add up to more than {limits.max_bytes // 2**20} MB")
-    count = [0]
-    used: set[int] = set()
+    return _Decoder(buffers, handle, limits).walk(tree, 0)
 
-    def walk(node, depth):
-        count[0] += 1
-        if count[0] > limits.max_nodes:
+
+class _Decoder:
+    """One tree's walk: plain JSON values as they are, marked objects (``{"$tensor": ...}``) built from data."""
+
+    def __init__(self, buffers: list, handle: Callable[[dict], Any] | None, limits: Limits):
+        self.buffers, self.handle, self.limits = buffers, handle, limits
+        self.count = 0
+        self.used: set[int] = set()
+
+    def walk(self, node, depth: int):
+        limits = self.limits
+        self.count += 1
+        if self.count > limits.max_nodes:
             raise Malformed(f"more than {limits.max_nodes} values")
         if depth > limits.max_depth:
             raise Malformed(f"nested more than {limits.max_depth} deep")
@@ -164,12 +173,15 @@ def decode(tree: Any, buffers: list, handle: Callable[[dict], Any] | None = None
                 raise Malformed(f"a string of more than {limits.max_string} characters")
             return node
         if type(node) is list:
-            return [walk(x, depth + 1) for x in node]
+            return [self.walk(x, depth + 1) for x in node]
         if type(node) is not dict or len(node) < 1:
             raise Malformed(f"an unexpected {type(node).__name__}")
         marker = next((k for k in node if k in MARKERS), None)
         if marker is None:
             raise Malformed("an object without a type marker")
+        return self.marked(marker, node, depth)
+
+    def marked(self, marker: str, node: dict, depth: int):
         body = node[marker]
         if marker == "$float":
             if body not in ("nan", "inf", "-inf") or len(node) != 1:
@@ -178,35 +190,35 @@ def decode(tree: Any, buffers: list, handle: Callable[[dict], Any] | None = None
         if marker == "$tuple":
             if type(body) is not list or len(node) != 1:
                 raise Malformed("a bad tuple")
-            return tuple(walk(x, depth + 1) for x in body)
+            return tuple(self.walk(x, depth + 1) for x in body)
         if marker == "$dict":
             if type(body) is not list or len(node) != 1:
                 raise Malformed("a bad dict")
-            out = {}
-            for pair in body:
-                if type(pair) is not list or len(pair) != 2:
-                    raise Malformed("a bad dict entry")
-                key = walk(pair[0], depth + 1)
-                try:
-                    hash(key)
-                except TypeError:
-                    raise Malformed("an unhashable dict key") from None
-                out[key] = walk(pair[1], depth + 1)
-            return out
+            return self.pairs(body, depth)
         if marker == "$tensor":
-            return _tensor(node, buffers, used, limits)
+            return _tensor(node, self.buffers, self.used, self.limits)
         if marker == "$dtype":
             return _dtype(body)
         if marker == "$device":
             return _device(body)
-        if handle is None:
+        if self.handle is None:
             raise Malformed("a handle where only data may be")
         if type(body) is not (int if marker == "$handle" else str):
             raise Malformed("a bad handle")
-        meta = {k: v for k, v in node.items() if type(v) in (int, str, bool, list) or v is None}
-        return handle(meta)
+        return self.handle({k: v for k, v in node.items() if type(v) in (int, str, bool, list) or v is None})
 
-    return walk(tree, 0)
+    def pairs(self, body: list, depth: int) -> dict:
+        out = {}
+        for pair in body:
+            if type(pair) is not list or len(pair) != 2:
+                raise Malformed("a bad dict entry")
+            key = self.walk(pair[0], depth + 1)
+            try:
+                hash(key)
+            except TypeError:
+                raise Malformed("an unhashable dict key") from None
+            out[key] = self.walk(pair[1], depth + 1)
+        return out
 
 
 def _length(buf) -> int:
