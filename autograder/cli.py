@@ -21,8 +21,7 @@ def _grade(args) -> int:
     from autograder import isolation, zygote
 
     zygote.start(isolation.shared_kernel_env())  # it loads while this process loads the checks
-    from autograder.results import notebook_table
-    from autograder.results import CannotGrade
+    from autograder.results import CannotGrade, notebook_table
     from autograder.runner import grade_notebook
 
     status = 0
