@@ -52,6 +52,11 @@ def is_manual_cell(cell) -> bool:
     return is_grade(cell) and (is_solution(cell) or cell.get("cell_type") != "code")
 
 
+def is_written_answer(cell) -> bool:
+    """A written "Think!" answer: a markdown cell a person grades (in the solutions it holds the TA's rubric)."""
+    return cell.get("cell_type") == "markdown" and is_manual_cell(cell)
+
+
 RUBRIC_KEY = "rubric_for"  # in a cell's "autograder" metadata: the TA's rubric under a written answer
 
 

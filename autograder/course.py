@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from autograder.cells import grade_id, is_manual_cell, points
+from autograder.cells import grade_id, is_manual_cell, is_written_answer, points
 from autograder.checkout import ASSIGNMENT, REPO, SOLUTIONS
 from autograder.coursedir import layout as course_layout
 from autograder.tools import nbgrader, run_tool
@@ -98,7 +98,7 @@ def full_marks_notebook(name: str) -> nbformat.NotebookNode:
     """The solution, with the written answers in the student's own words instead of the TA's rubric."""
     nb = nbformat.read(str(next(SOLUTIONS.glob(f"*/{name}"))), as_version=4)
     for cell in nb.cells:
-        if is_manual_cell(cell) and cell.cell_type == "markdown":
+        if is_written_answer(cell):
             cell.source = OWN_WORDS.format(grade_id(cell).replace("_", " "))
     return nb
 

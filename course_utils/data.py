@@ -65,8 +65,8 @@ def _candidate_roots(root) -> list[Path]:
     roots = []
     if root is not None:
         roots.append(Path(root).expanduser())
-    if data_dir() is not None:
-        roots.append(data_dir())
+    if (local := data_dir()) is not None:
+        roots.append(local)
     roots.append(cache_dir())
     return roots
 

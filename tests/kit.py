@@ -64,9 +64,9 @@ def sample_notebook(module, answers: dict[str, str], folder: Path) -> Path:
 
 def rubrics(path: Path) -> dict[str, str]:
     """grade id -> the TA's rubric, the text of each written answer cell in a solution notebook."""
-    from autograder.cells import grade_id, is_manual_cell
+    from autograder.cells import grade_id, is_written_answer
 
-    return {grade_id(c): c.source for c in read(path).cells if is_manual_cell(c) and c.cell_type == "markdown"}
+    return {grade_id(c): c.source for c in read(path).cells if is_written_answer(c)}
 
 
 def plain_lines(text: str) -> list[str]:

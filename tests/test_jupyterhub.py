@@ -50,7 +50,7 @@ import pytest
 from autograder.checkout import ASSIGNMENT, SOLUTION_NOTEBOOKS
 from autograder.tools import command
 from tests.jupyterhub_harness import INSTALL_HINT, REPO, CourseHub, missing_dependencies
-from tests.kit import plain_lines
+from tests.kit import plain_lines, read
 
 pytestmark = pytest.mark.slow
 
@@ -486,9 +486,10 @@ class HubCycle:
 
 def written_answers(nb_name: str) -> list[tuple[str, float, str]]:
     """(grade id, points, rubric) of each written "Think!" answer of a notebook, from the solutions."""
-    cells = json.loads((SOLUTION_NOTEBOOKS / nb_name).read_text())["cells"]
-    return [(meta(c)["grade_id"], float(meta(c)["points"]), source(c)) for c in cells
-            if meta(c).get("solution") and meta(c).get("grade") and c["cell_type"] == "markdown"]
+    from autograder.cells import grade_id, is_written_answer, points
+
+    return [(grade_id(c), points(c), c.source) for c in read(SOLUTION_NOTEBOOKS / nb_name).cells
+            if is_written_answer(c)]
 
 
 def rubric_lines(nb_name: str) -> set[str]:

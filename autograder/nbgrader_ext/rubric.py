@@ -14,7 +14,7 @@ from __future__ import annotations
 from nbformat.v4 import new_markdown_cell
 from nbgrader.preprocessors import ClearSolutions
 
-from autograder.cells import RUBRIC_KEY, grade_id, is_manual_cell, is_rubric_cell, points
+from autograder.cells import RUBRIC_KEY, grade_id, is_manual_cell, is_rubric_cell, is_written_answer, points
 from autograder.nbgrader_ext.kit import KitPreprocessor
 
 STUB = ClearSolutions.class_traits()["text_stub"].default_value  # nbgrader's "YOUR ANSWER HERE"
@@ -25,7 +25,7 @@ HEADING = ("**Rubric for `{grade_id}` ({points:g} point{s}), for the TA: not in 
 def rubrics(source) -> dict[str, str]:
     """grade id -> rubric text, for every written answer of the source notebook that has one."""
     return {grade_id(c): c.source.strip() for c in source.cells
-            if is_manual_cell(c) and c.cell_type == "markdown" and c.source.strip() not in ("", STUB)}
+            if is_written_answer(c) and c.source.strip() not in ("", STUB)}
 
 
 def rubric_cell(cell, text: str):
