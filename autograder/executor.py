@@ -225,17 +225,21 @@ class GradingClient(NotebookClient):
 
     def close(self) -> None:
         """Close the checks' socket (in the thread that made it) and remove the kernel's private folders."""
+        self._forget_remote()
+        if self._checks_thread is not None:
+            self._checks_thread.shutdown(wait=True)
+            self._checks_thread = None
+        for folder in (self._ipython_dir, self._tmpdir):
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _forget_remote(self) -> None:
+        """Close the checks' socket, in the thread that made it (a kernel on other ports needs a new one)."""
         if self._remote is not None:
             if self._checks_thread is not None:
                 self._checks_thread.submit(self._remote.channel.close).result()
             else:
                 self._remote.channel.close()
             self._remote = None
-        if self._checks_thread is not None:
-            self._checks_thread.shutdown(wait=True)
-            self._checks_thread = None
-        for folder in (self._ipython_dir, self._tmpdir):
-            shutil.rmtree(folder, ignore_errors=True)
 
     def _check_cell(self, gid: str):
         return next(c for c in self.nb.cells if kitcells.is_check_cell(c) and kitcells.grade_id(c) == gid)
@@ -258,6 +262,21 @@ class GradingClient(NotebookClient):
                 await self.async_start_new_kernel()
         await self._hello()
         return kc
+
+    async def _start_afresh(self) -> None:
+        """A new kernel on new ports, in place of one that died before answering (its old ports may be taken)."""
+        self.log.warning("The grading kernel died while restarting; starting another on other ports")
+        self._forget_remote()
+        await self._async_cleanup_kernel()  # nbclient's: stops the client's channels, forgets the manager
+        self.kc = None
+        self.km = self.create_kernel_manager()
+        await self.async_start_new_kernel()
+        await self.async_start_new_kernel_client()
+
+    # nbclient binds its synchronous names to its own coroutines: the checks' in-process run (``setup_kernel``)
+    # would start the kernel without the retry above and without greeting it
+    start_new_kernel = run_sync(async_start_new_kernel)
+    start_new_kernel_client = run_sync(async_start_new_kernel_client)
 
     async def _in_checks_thread(self, fn, *args):
         if self._checks_thread is None:
@@ -390,7 +409,11 @@ class GradingClient(NotebookClient):
 
     async def _restart(self) -> None:
         await ensure_async(self.km.restart_kernel(now=True))
-        await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+        try:
+            await ensure_async(self.kc.wait_for_ready(timeout=self.startup_timeout))
+        except RuntimeError:  # it restarts on its old ports: one was taken between the two kernels
+            await self._start_afresh()
+            return
         await self._hello()
 
     async def _recover(self, cell, ename: str, message: str) -> None:
