@@ -225,21 +225,21 @@ class GradingClient(NotebookClient):
 
     def close(self) -> None:
         """Close the checks' socket (in the thread that made it) and remove the kernel's private folders."""
-        self._forget_remote()
+        if self._remote is not None:
+            self._in_socket_thread(self._remote.channel.close)
+            self._remote = None
         if self._checks_thread is not None:
             self._checks_thread.shutdown(wait=True)
             self._checks_thread = None
         for folder in (self._ipython_dir, self._tmpdir):
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _forget_remote(self) -> None:
-        """Close the checks' socket, in the thread that made it (a kernel on other ports needs a new one)."""
-        if self._remote is not None:
-            if self._checks_thread is not None:
-                self._checks_thread.submit(self._remote.channel.close).result()
-            else:
-                self._remote.channel.close()
-            self._remote = None
+    def _in_socket_thread(self, fn, *args) -> None:
+        """Run ``fn`` where the checks' socket lives: the checks thread when there is one, else here."""
+        if self._checks_thread is not None:
+            self._checks_thread.submit(fn, *args).result()
+        else:
+            fn(*args)
 
     def _check_cell(self, gid: str):
         return next(c for c in self.nb.cells if kitcells.is_check_cell(c) and kitcells.grade_id(c) == gid)
@@ -258,20 +258,25 @@ class GradingClient(NotebookClient):
                 if attempt == 3:
                     raise
                 self.log.warning("The grading kernel died while starting; starting another on other ports")
-                self.km = self.create_kernel_manager()
-                await self.async_start_new_kernel()
+                await self._new_kernel()
         await self._hello()
         return kc
 
     async def _start_afresh(self) -> None:
-        """A new kernel on new ports, in place of one that died before answering (its old ports may be taken)."""
+        """A new kernel on new ports, in place of one that died before answering (its old ports may be taken).
+        The checks' namespace stays the same object (a pytest session holds it): its socket moves to the new one."""
         self.log.warning("The grading kernel died while restarting; starting another on other ports")
-        self._forget_remote()
         await self._async_cleanup_kernel()  # nbclient's: stops the client's channels, forgets the manager
         self.kc = None
+        await self._new_kernel()
+        await self.async_start_new_kernel_client()
+
+    async def _new_kernel(self) -> None:
+        """A new kernel manager and its kernel, on new ports; the checks' socket, if made, is moved to it."""
         self.km = self.create_kernel_manager()
         await self.async_start_new_kernel()
-        await self.async_start_new_kernel_client()
+        if self._remote is not None:
+            self._in_socket_thread(self._remote.channel.retarget, self.km.get_connection_info(session=False))
 
     # nbclient binds its synchronous names to its own coroutines: the checks' in-process run (``setup_kernel``)
     # would start the kernel without the retry above and without greeting it

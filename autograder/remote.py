@@ -66,6 +66,15 @@ class Channel:
     def __init__(self, connection: dict, alive: Callable[[], bool] | None = None,
                  interrupt: Callable[[], None] | None = None, limits: wire.Limits = LIMITS):
         import zmq
+
+        self._address(connection)
+        self.context = zmq.Context()
+        self.alive = alive or (lambda: True)
+        self.interrupt = interrupt or (lambda: None)
+        self.limits = limits
+        self.socket = self._connect()
+
+    def _address(self, connection: dict) -> None:
         from jupyter_client.session import Session
 
         key = connection.get("key", b"")
@@ -73,11 +82,6 @@ class Channel:
                                signature_scheme=connection.get("signature_scheme", "hmac-sha256"),
                                username="autograder")
         self.url = f"{connection.get('transport', 'tcp')}://{connection['ip']}:{connection['shell_port']}"
-        self.context = zmq.Context()
-        self.alive = alive or (lambda: True)
-        self.interrupt = interrupt or (lambda: None)
-        self.limits = limits
-        self.socket = self._connect()
 
     def _connect(self):
         import zmq
@@ -93,6 +97,11 @@ class Channel:
         """A fresh socket: after a reply that broke the connection (an oversized frame), or one never sent."""
         self.socket.close(linger=0)
         self.socket = self._connect()
+
+    def retarget(self, connection: dict) -> None:
+        """Talk to the kernel started in place of the old one (other ports, another key), on a fresh socket."""
+        self._address(connection)
+        self.reconnect()
 
     def close(self) -> None:
         self.socket.close(linger=0)

@@ -81,16 +81,14 @@ def test_a_kernel_whose_port_is_taken_is_started_again_on_other_ports(tmp_path, 
     assert "starting another on other ports" in caplog.text
 
 
-def test_a_kernel_whose_port_is_taken_while_it_restarts_is_started_again_on_other_ports(tmp_path, monkeypatch, caplog):
-    """A restart reuses the kernel's ports: one freed by the dying kernel can be taken before the new one binds it.
-    The grader then starts a kernel on other ports, replays the cells, and the notebook goes on."""
-    import logging
+
+@pytest.fixture
+def a_port_taken_at_the_first_restart(monkeypatch):
+    """At the first restart, between the old kernel's end and the new one's start, another process takes a port
+    the kernel had (the restarted kernel is given the same ports): the list holds that process's socket."""
     import socket
 
-    import nbformat
     from jupyter_client.manager import AsyncKernelManager
-
-    from autograder.executor import GradingClient
 
     taken = []
     shutdown = AsyncKernelManager._async_shutdown_kernel
@@ -104,15 +102,46 @@ def test_a_kernel_whose_port_is_taken_while_it_restarts_is_started_again_on_othe
             taken[0].listen()
 
     monkeypatch.setattr(AsyncKernelManager, "_async_shutdown_kernel", and_take_a_port)
+    yield taken
+    for sock in taken:
+        sock.close()
+
+
+def test_a_kernel_whose_port_is_taken_while_it_restarts_is_started_again_on_other_ports(
+        tmp_path, a_port_taken_at_the_first_restart, caplog):
+    """The grader then starts a kernel on other ports, replays the cells, and the notebook goes on."""
+    import logging
+
+    import nbformat
+
+    from autograder.executor import GradingClient
+
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(source) for source in
                                          ("x = 6 * 7", "import os\nos._exit(1)", "print(x)")])
     client = GradingClient(nb, workdir=tmp_path)
     caplog.set_level(logging.WARNING)
-    try:
-        client.grade()
-    finally:
-        for sock in taken:
-            sock.close()
-    assert taken, "the kernel was never restarted"
+    client.grade()
+    assert a_port_taken_at_the_first_restart, "the kernel was never restarted"
     assert [o.get("text") for o in nb.cells[2].outputs] == ["42\n"], nb.cells[2].outputs
     assert "starting another on other ports" in caplog.text
+
+
+def test_the_checks_namespace_answers_after_its_kernel_is_started_on_other_ports(
+        tmp_path, a_port_taken_at_the_first_restart):
+    """The checks' in-process run keeps one namespace for the whole session (pytest's ``ns`` fixture): after a
+    check killed the kernel and the restart found a port taken, that same namespace reaches the new kernel."""
+    import nbformat
+
+    from autograder.pytest_plugin import KernelNotebook
+
+    path = tmp_path / "tiny.ipynb"
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x = 6 * 7")]), str(path))
+    kernel = KernelNotebook(path)
+    try:
+        ns = kernel.ns
+        assert ns["x"] == 42
+        kernel.recover()
+        assert a_port_taken_at_the_first_restart, "the kernel was never restarted"
+        assert ns["x"] == 42
+    finally:
+        kernel.close()
