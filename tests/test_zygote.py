@@ -54,6 +54,58 @@ ASK_THE_ZYGOTE = textwrap.dedent("""
     print(json.dumps({"listed": len(listed), "answers": answers}))
 """)
 
+LEAVE_PROCESSES_BEHIND = textwrap.dedent("""
+    import os, time
+
+    def linger(role, spin=False):  # each process that should not outlive the grading writes its pid here
+        open(f"left-behind-{role}-{os.getpid()}", "w").close()
+        end = time.monotonic() + 600
+        while time.monotonic() < end:
+            if not spin:
+                time.sleep(1)
+        os._exit(0)
+
+    if os.fork() == 0:  # in the kernel's own process group
+        linger("child")
+    if os.fork() == 0:  # a session of its own, spinning: the kernel's process group no longer holds it
+        os.setsid()
+        linger("session", spin=True)
+    if os.fork() == 0:  # a daemon: its parent exits at once, so it is nobody's child
+        os.setsid()
+        if os.fork() == 0:
+            linger("daemon")
+        os._exit(0)
+    while len([f for f in os.listdir() if f.startswith("left-behind-")]) < 3:
+        time.sleep(0.05)
+    print("left three behind")
+""")
+
+
+DAEMON_ENDED = textwrap.dedent("""
+    import os, time
+    (daemon,) = [int(f.rsplit("-", 1)[1]) for f in os.listdir() if f.startswith("left-behind-daemon-")]
+    end = time.monotonic() + 10
+    while time.monotonic() < end:
+        try:
+            os.kill(daemon, 0)
+        except ProcessLookupError:
+            print("the daemon was ended while its kernel runs")
+            break
+        time.sleep(0.1)
+""")
+
+
+def _left_behind(folder) -> list[int]:
+    return [int(p.name.rsplit("-", 1)[1]) for p in folder.glob("left-behind-*")]
+
+
+def _gone(pids: list[int], seconds: float = 10) -> list[int]:
+    """The pids still alive after ``seconds`` (none, when all ended)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and any(_alive(pid) for pid in pids):
+        time.sleep(0.1)
+    return [pid for pid in pids if _alive(pid)]
+
 
 def _printed(cell) -> dict:
     text = "".join(o.get("text", "") for o in cell.outputs if o.get("output_type") == "stream")
@@ -179,7 +231,8 @@ def test_grading_falls_back_to_a_kernel_started_from_scratch(tmp_path, monkeypat
 
 @pytest.mark.slow
 def test_the_zygote_and_its_kernels_exit_with_their_parent(tmp_path, mnist_available):
-    """A grading process killed outright (a Dask worker, a TA's Ctrl-\\) leaves no zygote or kernel behind."""
+    """A grading process killed outright (a Dask worker, a TA's Ctrl-\\) leaves no zygote, kernel or process a
+    notebook started behind."""
     import psutil
 
     script = textwrap.dedent(f"""
@@ -188,7 +241,8 @@ def test_the_zygote_and_its_kernels_exit_with_their_parent(tmp_path, mnist_avail
         from autograder import zygote
         from autograder.executor import GradingClient
         from tests.kit import code, notebook
-        nb = notebook([code("import time\\ntime.sleep(600)")])
+        from tests.test_zygote import LEAVE_PROCESSES_BEHIND
+        nb = notebook([code(LEAVE_PROCESSES_BEHIND), code("import time\\ntime.sleep(600)")])
         threading.Thread(target=lambda: GradingClient(nb, workdir={str(tmp_path)!r}).grade(), daemon=True).start()
         while True:
             live = [(z.proc.pid, k.pid) for z in list(zygote._ZYGOTES.values()) for k in z.kernels if k.poll() is None]
@@ -203,6 +257,10 @@ def test_the_zygote_and_its_kernels_exit_with_their_parent(tmp_path, mnist_avail
     try:
         zygote_pid, kernel_pid = json.loads(proc.stdout.readline())
         assert psutil.pid_exists(zygote_pid) and psutil.pid_exists(kernel_pid)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and len(_left_behind(tmp_path)) < 3:
+            time.sleep(0.1)
+        assert len(_left_behind(tmp_path)) == 3, "the notebook did not start its processes"
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         deadline = time.monotonic() + 20
@@ -210,9 +268,34 @@ def test_the_zygote_and_its_kernels_exit_with_their_parent(tmp_path, mnist_avail
             time.sleep(0.2)
         assert not _alive(zygote_pid), "the zygote outlived its parent"
         assert not _alive(kernel_pid), "a kernel outlived its zygote"
+        assert _gone(_left_behind(tmp_path)) == [], "a process a notebook started outlived the grading process"
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
+        for pid in _left_behind(tmp_path):
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_processes_a_notebook_starts_end_with_its_kernel(tmp_path, mnist_available):
+    """A notebook's processes, even in sessions of their own or orphaned on purpose, do not outlive its grading:
+    a class's later students would share the machine with them (the zygote adopts them and ends them). One
+    orphaned on purpose (outside the kernel's process tree, so outside its memory watch) is ended at once."""
+    nb = notebook([code(LEAVE_PROCESSES_BEHIND), code(DAEMON_ENDED)])
+    client = _grade(nb, tmp_path)
+    assert "left three behind" in nb.cells[0].outputs[0]["text"] and not client.notes, nb.cells[0].outputs
+    assert [o.get("text") for o in nb.cells[1].outputs] == ["the daemon was ended while its kernel runs\n"], \
+        nb.cells[1].outputs
+    left = _left_behind(tmp_path)
+    assert len(left) == 3
+    try:
+        assert _gone(left) == [], "a process the notebook started outlived its grading"
+        assert _running_zygote().alive()
+    finally:
+        for pid in left:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
 
 
 def _alive(pid: int) -> bool:

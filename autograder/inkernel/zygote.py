@@ -16,6 +16,11 @@ replacing it when it fails) is :mod:`autograder.zygote`.
 * The parent gets the kernel's pid and a pidfd; the zygote reaps the kernel when it exits and sends its status.
 * It exits when its parent does, and so do its kernels (each watches the parent's pidfd). A kernel that kills
   the zygote stops nothing else: the next kernel start gets a new zygote.
+* It is its kernels' *subreaper*: a process a notebook starts and leaves behind (in a session of its own, or
+  orphaned on purpose, where the kernel's process group no longer holds it) becomes the zygote's child when its
+  parent ends, and the zygote ends it within a second (and whenever a kernel ends, and when the zygote exits).
+  A notebook's processes do not outlive its kernel, so a class's later students do not share the machine with
+  them, and none lives long outside the kernel's process tree (the memory watch's reach).
 """
 from __future__ import annotations
 
@@ -30,6 +35,7 @@ import sys
 import threading
 
 MESSAGE_BYTES = 1 << 20
+SWEEP_SECONDS = 1.0  # how often, while kernels run, the zygote ends the processes they orphaned (0.4 ms a look)
 
 
 def _peer_pid(conn: socket.socket) -> int:
@@ -57,6 +63,7 @@ def serve_forever(path: str) -> None:
     import tornado.platform.asyncio  # noqa: F401
     import tornado.queues  # noqa: F401
 
+    _become_subreaper()
     executor = os.pidfd_open(parent)  # readable when the parent exits
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path + ".tmp")
@@ -68,12 +75,17 @@ def serve_forever(path: str) -> None:
         while True:
             # the first kernel is forked as soon as it is asked for; torch.fx's first trace (1.5 s, for models
             # exported as graphs) is paid afterwards, while idle, for the kernels forked later
-            ready, _, _ = select.select([listener, executor, *children], [], [], 0.2 if children and not warm else None)
+            # while kernels run, a look each second for processes they orphaned (outside their process trees)
+            wait = None if not children else SWEEP_SECONDS if warm else 0.2
+            ready, _, _ = select.select([listener, executor, *children], [], [], wait)
             if not ready and not warm:
                 from autograder.inkernel import recipes
 
                 recipes.warm_up()
                 warm = True
+                continue
+            if not ready:
+                _end_strays(zygote_pid, children)
                 continue
             if executor in ready:
                 break
@@ -82,9 +94,13 @@ def serve_forever(path: str) -> None:
                     _accept(listener, parent, executor, children)
                 else:
                     _reap(fd, children)
+                    _end_strays(zygote_pid, children)
     finally:
         if os.getpid() == zygote_pid:  # not in a kernel leaving through these frames
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
+            for pid, _ in children.values():  # they are leaving anyway: their parent, the executor, is gone
+                _kill(pid)
+            _end_strays(zygote_pid, {})
 
 
 def _accept(listener, parent: int, executor: int, children: dict) -> None:
@@ -135,6 +151,59 @@ def _reap(pidfd: int, children: dict) -> None:
         pass
     conn.close()
     os.close(pidfd)
+
+
+def _become_subreaper() -> None:
+    """Processes orphaned below the zygote become its children (PR_SET_CHILD_SUBREAPER), not init's."""
+    import ctypes
+
+    PR_SET_CHILD_SUBREAPER = 36
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _strays(zygote_pid: int, kernels: set[int]) -> list[int]:
+    """The zygote's children that are not kernels: processes a notebook left behind, adopted by the zygote."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in kernels:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        fields = stat[stat.rfind(b")") + 2:].split()  # after "pid (name) ": state, ppid, ...
+        if len(fields) > 1 and fields[1] == str(zygote_pid).encode():
+            found.append(int(entry))
+    return found
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def _end_strays(zygote_pid: int, children: dict, seconds: float = 2.0) -> None:
+    """End every process the kernels left behind, and reap it. Those that fork while they are ended leave
+    children that the zygote adopts in turn: sweep until none is left, for at most ``seconds``."""
+    import time
+
+    kernels = {pid for pid, _ in children.values()}
+    deadline = time.monotonic() + seconds
+    while True:
+        strays = _strays(zygote_pid, kernels)
+        for pid in strays:
+            _kill(pid)
+        for pid in strays:
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        if not strays or time.monotonic() > deadline:
+            return
+        time.sleep(0.01)
 
 
 def _exit_with(executor: int) -> None:
