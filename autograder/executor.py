@@ -266,8 +266,7 @@ class GradingClient(NotebookClient):
         """A new kernel on new ports, in place of one that died before answering (its old ports may be taken).
         The checks' namespace stays the same object (a pytest session holds it): its socket moves to the new one."""
         self.log.warning("The grading kernel died while restarting; starting another on other ports")
-        await self._async_cleanup_kernel()  # nbclient's: stops the client's channels, forgets the manager
-        self.kc = None
+        await self._async_cleanup_kernel()  # nbclient's: stops the client's channels, forgets client and manager
         await self._new_kernel()
         await self.async_start_new_kernel_client()
 

@@ -33,6 +33,7 @@ import socket
 import struct
 import sys
 import threading
+import time
 
 MESSAGE_BYTES = 1 << 20
 SWEEP_SECONDS = 1.0  # how often, while kernels run, the zygote ends the processes they orphaned (0.4 ms a look)
@@ -98,9 +99,7 @@ def serve_forever(path: str) -> None:
     finally:
         if os.getpid() == zygote_pid:  # not in a kernel leaving through these frames
             shutil.rmtree(os.path.dirname(path), ignore_errors=True)
-            for pid, _ in children.values():  # they are leaving anyway: their parent, the executor, is gone
-                _kill(pid)
-            _end_strays(zygote_pid, {})
+            _end_strays(zygote_pid, {})  # every child, kernels too: they are leaving anyway (the executor is gone)
 
 
 def _accept(listener, parent: int, executor: int, children: dict) -> None:
@@ -188,8 +187,6 @@ def _kill(pid: int) -> None:
 def _end_strays(zygote_pid: int, children: dict, seconds: float = 2.0) -> None:
     """End every process the kernels left behind, and reap it. Those that fork while they are ended leave
     children that the zygote adopts in turn: sweep until none is left, for at most ``seconds``."""
-    import time
-
     kernels = {pid for pid, _ in children.values()}
     deadline = time.monotonic() + seconds
     while True:
